@@ -1,0 +1,208 @@
+"""What outlives one message: the session, the token cache, held conversations.
+
+* One curl_cffi async session per client, reused across messages
+  (connection reuse; never blocks the event loop).
+* The page's chat box (nonce, post id, container fields) is cached per site
+  and reused until it expires — WordPress nonces live 12–24 h, the default
+  here is 6 h — so a message costs its own round trips only.  Concurrent
+  cold requests for the same site share one page fetch (single flight).
+* A refused nonce is renewed once, in the protocol's own way: the legacy
+  protocol fetches the page again, AIPKit asks its nonce endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import urllib.parse
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from stages.errors import AnswerFormatError
+from stages.extract import extract_chatbox
+from stages.fetch import fetch_page
+from stages.models import ChatBox, Conversation, NewNonce
+from stages.parse import parse_answer
+from stages.payload import PROTOCOLS, new_stamp
+from stages.send import send_request
+from stages.transport import TransportOptions, open_session
+
+from .trace import Trace
+
+if TYPE_CHECKING:
+    from curl_cffi.requests import AsyncSession, Response
+
+DEFAULT_TOKEN_TTL = 6 * 3600.0
+
+
+@attrs.frozen
+class Site:
+    """Where to talk: the chat page, and the AJAX endpoint when it is fixed."""
+
+    url: str
+    #: an explicitly chosen endpoint; None = the page's own (``wpaicgParams.ajax_url`` / data-config ``ajaxUrl``)
+    api_endpoint: str | None = None
+    system_prompt: str = ""
+
+    def endpoint_for(self, box: ChatBox) -> str:
+        if self.api_endpoint:
+            return self.api_endpoint
+        if box.ajax_url:
+            return box.ajax_url
+        return urllib.parse.urljoin(self.url.rstrip("/") + "/", "/wp-admin/admin-ajax.php")
+
+
+@attrs.frozen
+class RetryPolicy:
+    """Retries of transient failures (stamina: exponential backoff with jitter)."""
+
+    attempts: int = 4
+    timeout: float = 60.0
+    wait_initial: float = 0.2
+    wait_max: float = 5.0
+    wait_jitter: float = 0.5
+
+
+@attrs.frozen
+class Settings:
+    transport: TransportOptions = TransportOptions()
+    token_ttl: float = DEFAULT_TOKEN_TTL
+    retry: RetryPolicy = RetryPolicy()
+    #: the deadline for one whole message (all its requests and retries); None = none
+    total_timeout: float | None = 180.0
+    held_conversations: int = 1024
+
+
+@attrs.frozen
+class CachedBox:
+    box: ChatBox
+    expires: float
+
+
+class Client:
+    """Owns the session and the caches; safe to share between concurrent tasks of one event loop."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self._session: AsyncSession[Response] | None = None
+        self._boxes: dict[str, CachedBox] = {}
+        self._inflight: dict[str, asyncio.Future[ChatBox]] = {}
+        #: conversations held for ``create_async_generator``: key → (conversation, turns the site holds)
+        self.held: OrderedDict[tuple[str, str], Conversation] = OrderedDict()
+
+    @property
+    def session(self) -> AsyncSession[Response]:
+        if self._session is None:
+            self._session = open_session(self.settings.transport)
+        return self._session
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- fetch + extract, cached -------------------------------------------------
+
+    async def chat_box(self, site: Site, trace: Trace) -> ChatBox:
+        """The site's chat box: from the cache, from a fetch under way, or fetched now."""
+        cached = self._boxes.get(site.url)
+        if cached is not None and cached.expires > time.monotonic():
+            trace.note("fetch", {"url": site.url, "cached": True}, "page tokens from the cache")
+            return cached.box
+        pending = self._inflight.get(site.url)
+        if pending is not None:
+            trace.note("fetch", {"url": site.url, "shared": True}, "joined a page fetch already under way")
+            return await asyncio.shield(pending)
+        return await self._fetch(site, trace)
+
+    async def _fetch(self, site: Site, trace: Trace) -> ChatBox:
+        future: asyncio.Future[ChatBox] = asyncio.get_running_loop().create_future()
+        self._inflight[site.url] = future
+        try:
+            page = await trace.astep("fetch", fetch_page, self.session, site.url, self.settings.transport)
+            box = trace.step("extract", extract_chatbox, page.text)
+        except BaseException as error:
+            future.set_exception(error)
+            future.exception()  # mark retrieved: waiters re-raise it, nobody else has to
+            raise
+        else:
+            self.remember(site, box)
+            future.set_result(box)
+            return box
+        finally:
+            del self._inflight[site.url]
+
+    def remember(self, site: Site, box: ChatBox) -> None:
+        self._boxes[site.url] = CachedBox(box, time.monotonic() + self.settings.token_ttl)
+
+    def forget(self, site: Site) -> None:
+        self._boxes.pop(site.url, None)
+
+    async def renew_nonce(self, site: Site, rejected: ChatBox, trace: Trace) -> ChatBox:
+        """A chat box with a fresh nonce after ``rejected`` was refused (shared by concurrent callers)."""
+        cached = self._boxes.get(site.url)
+        if cached is not None and cached.box.nonce.value != rejected.nonce.value:
+            trace.note("fetch", {"url": site.url, "renewed": True}, "another task already renewed the nonce")
+            return cached.box
+        pending = self._inflight.get(site.url)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        protocol = PROTOCOLS[rejected.protocol]
+        if protocol.refresh_nonce is None:
+            self.forget(site)
+            return await self._fetch(site, trace)
+        return await self._ask_nonce(site, rejected, trace)
+
+    async def _ask_nonce(self, site: Site, rejected: ChatBox, trace: Trace) -> ChatBox:
+        future: asyncio.Future[ChatBox] = asyncio.get_running_loop().create_future()
+        self._inflight[site.url] = future
+        try:
+            protocol = PROTOCOLS[rejected.protocol]
+            assert protocol.refresh_nonce is not None
+            request = trace.step("payload", protocol.refresh_nonce, rejected, site.endpoint_for(rejected))
+            stamp = new_stamp()
+            answer = await trace.astep("send", send_request, self.session, request, site.url,
+                                       self.settings.transport, stamp)
+            nonce = ""
+            async for outcome in trace.parse(parse_answer(protocol, request.purpose, answer.head, answer.chunks())):
+                if isinstance(outcome, NewNonce):
+                    nonce = outcome.nonce
+            if not nonce:
+                raise AnswerFormatError("the nonce endpoint answered no nonce", status=answer.head.status)
+            box = attrs.evolve(rejected, nonce=attrs.evolve(rejected.nonce, value=nonce, rule="nonce_refresh"))
+        except BaseException as error:
+            future.set_exception(error)
+            future.exception()
+            raise
+        else:
+            self.remember(site, box)
+            future.set_result(box)
+            return box
+        finally:
+            del self._inflight[site.url]
+
+    # -- conversations held for create_async_generator ------------------------------
+
+    def hold(self, key: tuple[str, str], conversation: Conversation) -> None:
+        self.held[key] = conversation
+        self.held.move_to_end(key)
+        while len(self.held) > self.settings.held_conversations:
+            self.held.popitem(last=False)
+
+    def take(self, key: tuple[str, str]) -> Conversation | None:
+        return self.held.pop(key, None)
+
+
+def describe(settings: Settings) -> dict[str, Any]:
+    """Settings as log-safe facts (the proxy is only said to be there)."""
+    transport = settings.transport
+    return {"impersonate": transport.impersonate, "proxy": bool(transport.proxy), "verify": transport.verify,
+            "token_ttl": settings.token_ttl, "attempts": settings.retry.attempts}

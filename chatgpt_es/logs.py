@@ -1,0 +1,97 @@
+"""Logging: structlog events routed through the standard ``logging`` module.
+
+The library never configures logging on import: its loggers go through the
+stdlib logger ``chatgpt_es``, so an application decides what it sees (by
+default only warnings).  The CLI calls :func:`configure_logging`: quiet unless
+``-v`` or ``CHATGPT_ES_LOG=debug``; JSON lines when stderr is not a terminal.
+Every event passes :func:`redact_event`, so a proxy credential that slipped
+into a value is masked before any renderer sees it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+from stages.redact import redact
+
+_secrets: tuple[str, ...] = ()
+_renderer: Any = structlog.processors.JSONRenderer(ensure_ascii=False)
+
+
+def add_secrets(secrets: tuple[str, ...]) -> None:
+    """Strings that must never appear in a log line (e.g. proxy credentials)."""
+    global _secrets
+    _secrets = tuple(sorted(set(_secrets) | {s for s in secrets if s}))
+
+
+def redact_event(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key, value in list(event.items()):
+        if isinstance(value, str):
+            event[key] = redact(value, _secrets)
+        elif isinstance(value, dict | list | tuple):
+            event[key] = _redact_deep(value)
+    return event
+
+
+def _redact_deep(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value, _secrets)
+    if isinstance(value, dict):
+        return {k: _redact_deep(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_deep(v) for v in value]
+    return value
+
+
+def _render(logger: Any, name: str, event: MutableMapping[str, Any]) -> Any:
+    return _renderer(logger, name, event)
+
+
+def get_logger(name: str = "chatgpt_es") -> Any:
+    return structlog.wrap_logger(
+        logging.getLogger(name),
+        processors=[
+            structlog.stdlib.filter_by_level,
+            structlog.stdlib.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            redact_event,
+            _render,
+        ],
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+
+
+def level_from(verbose: int, environ: MutableMapping[str, str] | None = None) -> int:
+    """``-v`` → INFO, ``-vv`` or ``CHATGPT_ES_LOG=debug`` → DEBUG, else WARNING."""
+    env = (environ if environ is not None else os.environ).get("CHATGPT_ES_LOG", "").strip().upper()
+    if verbose >= 2 or env == "DEBUG":
+        return logging.DEBUG
+    if verbose == 1 or env == "INFO":
+        return logging.INFO
+    return logging.WARNING
+
+
+def configure_logging(level: int, *, json_lines: bool | None = None, stream: Any = None) -> None:
+    """Send the library's events to stderr at ``level``: JSON lines unless stderr is a terminal."""
+    global _renderer
+    stream = stream or sys.stderr
+    if json_lines is None:
+        json_lines = not stream.isatty()
+    colors = not json_lines and "NO_COLOR" not in os.environ
+    _renderer = (structlog.processors.JSONRenderer(ensure_ascii=False) if json_lines
+                 else structlog.dev.ConsoleRenderer(colors=colors))
+    logger = logging.getLogger("chatgpt_es")
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False

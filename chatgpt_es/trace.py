@@ -1,0 +1,175 @@
+"""What each stage took and returned: the trace a caller can inspect, and the logs.
+
+Every stage the orchestrator runs goes through :class:`Trace`, which times
+it, keeps its output (or error) as a :class:`StageRecord`, and logs one
+structlog event ``stage`` with the key facts — never a cookie or a proxy
+credential (those never reach a stage output, and error texts are redacted
+where they are made).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, ParamSpec, TypeVar
+
+import attrs
+
+from stages.models import ChatBox, FollowUp, HttpRequest, NewNonce, Notice, Outcome, Page, Prompt, Text
+from stages.redact import redact_url
+from stages.transport import Answer
+
+from .logs import get_logger
+
+P = ParamSpec("P")
+T = TypeVar("T")
+log = get_logger()
+
+
+@attrs.frozen
+class StageRecord:
+    stage: str
+    ms: float
+    ok: bool
+    output: Any = None
+    error: BaseException | None = None
+    note: str = ""
+
+    def facts(self) -> dict[str, Any]:
+        """The record as JSON-ready key facts (what ``trace --json`` prints and the log carries)."""
+        data: dict[str, Any] = {"stage": self.stage, "ms": round(self.ms, 3), "ok": self.ok}
+        if self.note:
+            data["note"] = self.note
+        if self.error is not None:
+            data["error"] = {"type": type(self.error).__name__, "message": str(self.error)}
+        else:
+            data["output"] = summarize(self.output)
+        return data
+
+
+@attrs.frozen
+class ParseSummary:
+    """What the parse stage produced from one answer."""
+
+    chunks: int = 0
+    chars: int = 0
+    follow_up: str | None = None
+    new_nonce: bool = False
+    notices: tuple[str, ...] = ()
+
+
+def summarize(output: Any) -> Any:
+    """Key facts of a stage output, small enough for a log line."""
+    if isinstance(output, Prompt):
+        return {"system_chars": len(output.system), "turns": len(output.turns), "message_chars": len(output.message),
+                "history_lines": len(output.history_lines), "replaced_chars": output.replaced_chars}
+    if isinstance(output, Page):
+        return {"url": redact_url(output.url), "status": output.status, "chars": len(output.text),
+                "content_type": output.content_type}
+    if isinstance(output, ChatBox):
+        return {"protocol": output.protocol, "markup": output.markup,
+                "nonce": {"value": output.nonce.value, "rule": output.nonce.rule, "at": output.nonce.position},
+                "post_id": {"value": output.post_id.value, "rule": output.post_id.rule, "at": output.post_id.position},
+                "bot_id": output.bot_id, "box_type": output.box_type, "stream": output.stream,
+                "ajax_url": output.ajax_url, "containers": output.containers, "used_defaults": output.used_defaults}
+    if isinstance(output, HttpRequest):
+        return {"method": output.method, "url": redact_url(output.url), "purpose": output.purpose,
+                "encoding": output.encoding if output.method == "POST" else None,
+                "fields": {k: _short(v) for k, v in output.form + output.query}}
+    if isinstance(output, Answer):
+        head = output.head
+        return {"status": head.status, "content_type": head.content_type, "url": redact_url(head.url)}
+    if isinstance(output, ParseSummary):
+        return attrs.asdict(output)
+    if attrs.has(type(output)):
+        return {k: summarize(v) for k, v in attrs.asdict(output, recurse=False).items()}
+    if isinstance(output, str | int | float | bool) or output is None:
+        return output
+    if isinstance(output, dict):
+        return {str(k): summarize(v) for k, v in output.items()}
+    if isinstance(output, list | tuple):
+        return [summarize(v) for v in output]
+    return repr(output)
+
+
+def _short(value: str, limit: int = 120) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+@attrs.define
+class Trace:
+    """Records stages in order; one per message (or per ``trace`` command)."""
+
+    records: list[StageRecord] = attrs.Factory(list)
+    #: extra facts for every log line (e.g. a batch item's id)
+    context: dict[str, Any] = attrs.Factory(dict)
+
+    def add(self, record: StageRecord) -> None:
+        self.records.append(record)
+        facts = record.facts()
+        facts.pop("stage")
+        if record.ok:
+            log.debug("stage", stage=record.stage, **facts, **self.context)
+        else:
+            log.info("stage", stage=record.stage, **facts, **self.context)
+
+    def step(self, name: str, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a pure stage and record it."""
+        start = time.perf_counter()
+        try:
+            result = function(*args, **kwargs)
+        except Exception as error:
+            self.add(StageRecord(name, _ms(start), False, error=error))
+            raise
+        self.add(StageRecord(name, _ms(start), True, result))
+        return result
+
+    async def astep(self, name: str, function: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run an I/O stage and record it."""
+        start = time.perf_counter()
+        try:
+            result = await function(*args, **kwargs)
+        except Exception as error:
+            self.add(StageRecord(name, _ms(start), False, error=error))
+            raise
+        self.add(StageRecord(name, _ms(start), True, result))
+        return result
+
+    async def parse(self, outcomes: AsyncIterator[Outcome], name: str = "parse") -> AsyncIterator[Outcome]:
+        """Pass the parse stage's outcomes through; record one summary when it ends."""
+        start = time.perf_counter()
+        chunks = chars = 0
+        follow_up: str | None = None
+        new_nonce = False
+        notices: list[str] = []
+        try:
+            async for outcome in outcomes:
+                if isinstance(outcome, Text):
+                    chunks += 1
+                    chars += len(outcome.text)
+                elif isinstance(outcome, FollowUp):
+                    follow_up = outcome.cache_key
+                elif isinstance(outcome, NewNonce):
+                    new_nonce = True
+                elif isinstance(outcome, Notice):
+                    notices.append(f"{outcome.kind}: {_short(outcome.detail, 80)}")
+                    if outcome.kind == "warning":
+                        log.warning("site_warning", detail=outcome.detail, **self.context)
+                yield outcome
+        except Exception as error:
+            self.add(StageRecord(name, _ms(start), False, error=error,
+                                 note=f"after {chunks} chunks, {chars} chars"))
+            raise
+        self.add(StageRecord(name, _ms(start), True,
+                             ParseSummary(chunks, chars, follow_up, new_nonce, tuple(notices))))
+
+    def note(self, stage: str, output: Any, note: str) -> None:
+        """Record a stage that did not run because its result was at hand (e.g. a cached page)."""
+        self.add(StageRecord(stage, 0.0, True, output, note=note))
+
+    def failed(self) -> StageRecord | None:
+        return next((r for r in self.records if not r.ok), None)
+
+
+def _ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000

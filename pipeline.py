@@ -1,0 +1,262 @@
+"""The orchestrator: the seed's flowchart, one stage after another.
+
+    check curl_cffi → format the prompt → open the curl_cffi session →
+    get nonce and post_id (fetch + extract) → build the POST data →
+    send → parse → yield the text
+
+Each stage is a function in :mod:`stages`; this module only chains them,
+records them in a :class:`~chatgpt_es.trace.Trace`, retries what is
+transient, and renews a refused nonce once.  The protocol generation (legacy
+``wpaicg`` or AIPKit) is data chosen after extraction, so both run through
+the same loop: a protocol whose answer asks for a follow-up request (AIPKit's
+cached message → its stream) simply goes round the send/parse loop again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import weakref
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, ClassVar, TypeVar
+
+import attrs
+import stamina
+
+from chatgpt_es.client import Client, RetryPolicy, Settings, Site
+from chatgpt_es.logs import get_logger
+from chatgpt_es.trace import StageRecord, Trace
+from stages.errors import *  # noqa: F403  (the error hierarchy is part of this module's API)
+from stages.errors import (
+    ChatGptEsError,
+    DeadlineExceededError,
+    InvalidMessagesError,
+    NonceRejectedError,
+    RateLimitedError,
+)
+from stages.models import ChatBox, Conversation, FollowUp, HttpRequest, Prompt, Text
+from stages.parse import parse_answer
+from stages.payload import build_payload, new_conversation, new_stamp, protocol_for
+from stages.prompt import content_text, format_prompt
+from stages.send import send_request
+from stages.transport import TransportOptions, require_curl_cffi
+
+__all__ = ["ChatGptEs", "Client", "Settings", "Site", "StageRecord", "Trace", "ask", "exchange"]
+
+T = TypeVar("T")
+TRANSPORT_FIELDS = frozenset(field.name for field in attrs.fields(TransportOptions)) - {"proxy"}
+log = get_logger()
+
+
+async def ask(client: Client, site: Site, messages: Any, *, conversation: Conversation | None = None,
+              trace: Trace | None = None) -> AsyncIterator[str]:
+    """One message through every stage; yields the answer's text as it arrives."""
+    trace = trace if trace is not None else Trace()
+    require_curl_cffi()                                                        # Проверка curl_cffi
+    prompt = trace.step("prompt", format_prompt, messages, site.system_prompt)  # Форматирование промпта
+    conversation = conversation or new_conversation()
+    deadline = _deadline(client.settings.total_timeout)
+    delivered: list[str] = []
+    async for attempt in stamina.retry_context(on=_retry_hook(delivered), **_retry_args(client.settings.retry)):
+        with attempt:
+            if attempt.num > 1:
+                trace.note("retry", {"attempt": attempt.num}, "a transient failure before any text")
+            async for text in _renewing_nonce(client, site, prompt, conversation, trace, deadline):
+                delivered.append(text)
+                yield text                                                      # Выдача результата
+
+
+async def _renewing_nonce(client: Client, site: Site, prompt: Prompt, conversation: Conversation,
+                          trace: Trace, deadline: float | None) -> AsyncIterator[str]:
+    box = await _bounded(deadline, client.chat_box(site, trace))                # Получение nonce и post_id
+    try:
+        async for text in exchange(client, site, box, prompt, conversation, trace, deadline):
+            yield text
+        return
+    except NonceRejectedError:
+        log.info("nonce_rejected", site=site.url, rule=box.nonce.rule, protocol=box.protocol)
+    box = await _bounded(deadline, client.renew_nonce(site, box, trace))
+    async for text in exchange(client, site, box, prompt, conversation, trace, deadline):
+        yield text
+
+
+async def exchange(client: Client, site: Site, box: ChatBox, prompt: Prompt, conversation: Conversation,
+                   trace: Trace, deadline: float | None = None) -> AsyncIterator[str]:
+    """Payload → send → parse, as often as the protocol asks (AIPKit: twice)."""
+    protocol = protocol_for(box)
+    endpoint = site.endpoint_for(box)
+    settings = client.settings.transport
+    request: HttpRequest | None = trace.step(                                         # Подготовка данных
+        "payload", build_payload, prompt, box, conversation, endpoint, new_stamp(), site.url)
+    while request is not None:
+        answer = await _bounded(deadline, trace.astep(                                   # Отправка запроса
+            "send", send_request, client.session, request, site.url, settings, new_stamp()))
+        purpose, request = request.purpose, None
+        outcomes = parse_answer(protocol, purpose, answer.head, answer.chunks(), settings.max_answer_bytes)
+        async for outcome in _within(deadline, trace.parse(outcomes)):                  # Обработка ответа
+            if isinstance(outcome, Text):
+                yield outcome.text
+            elif isinstance(outcome, FollowUp) and protocol.follow_up is not None:
+                request = trace.step("payload", protocol.follow_up, outcome, box, conversation, endpoint,
+                                     new_stamp())
+
+
+# -- retries and deadlines ------------------------------------------------------------
+
+
+def _retry_args(policy: RetryPolicy) -> dict[str, Any]:
+    return {"attempts": policy.attempts, "timeout": policy.timeout, "wait_initial": policy.wait_initial,
+            "wait_max": policy.wait_max, "wait_jitter": policy.wait_jitter}
+
+
+def _retry_hook(delivered: list[str]) -> Any:
+    """Retry transient failures only, and never once text has reached the caller (it would repeat)."""
+
+    def hook(error: Exception) -> bool | float:
+        if delivered or not isinstance(error, ChatGptEsError) or not error.transient:
+            return False
+        if isinstance(error, RateLimitedError) and error.retry_after is not None:
+            return error.retry_after
+        return True
+
+    return hook
+
+
+def _deadline(seconds: float | None) -> float | None:
+    return None if seconds is None else asyncio.get_running_loop().time() + seconds
+
+
+async def _bounded(deadline: float | None, awaitable: Awaitable[T]) -> T:
+    try:
+        async with asyncio.timeout_at(deadline):
+            return await awaitable
+    except TimeoutError:
+        raise DeadlineExceededError("the message's total deadline ran out") from None
+
+
+async def _within(deadline: float | None, items: AsyncIterator[T]) -> AsyncIterator[T]:
+    iterator = aiter(items)
+    while True:
+        try:
+            async with asyncio.timeout_at(deadline):
+                item = await anext(iterator)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            await _close(iterator)
+            raise DeadlineExceededError("the message's total deadline ran out while reading the answer") from None
+        yield item
+
+
+async def _close(iterator: AsyncIterator[Any]) -> None:
+    close = getattr(iterator, "aclose", None)
+    if close is not None:
+        await close()
+
+
+# -- the provider ---------------------------------------------------------------------
+
+
+def _digest(turns: list[tuple[str, str]]) -> str:
+    return hashlib.sha256(json.dumps(turns, ensure_ascii=False).encode()).hexdigest()
+
+
+def _turns(messages: list[Any]) -> list[tuple[str, str]]:
+    """(role, text) of each message, for recognising a conversation this client holds."""
+    return [(str(m.get("role")), content_text(m.get("content", ""), f"messages[{i}]")) if isinstance(m, dict)
+            else ("?", repr(m)) for i, m in enumerate(messages)]
+
+
+class ChatGptEs:
+    """The seed's provider: ``ChatGptEs.create_async_generator(model, messages, proxy=None, **kwargs)``.
+
+    Subclass and override ``url`` to talk to another site running the plugin;
+    the endpoint then comes from that page, unless the subclass overrides
+    ``api_endpoint`` too.
+    """
+
+    url: ClassVar[str] = "https://chatgpt.es"
+    api_endpoint: ClassVar[str] = "https://chatgpt.es/wp-admin/admin-ajax.php"
+    working: ClassVar[bool] = True
+    supports_stream: ClassVar[bool] = True
+    supports_system_message: ClassVar[bool] = True
+    supports_message_history: ClassVar[bool] = True
+    default_model: ClassVar[str] = "gpt-4o"
+    models: ClassVar[list[str]] = ["gpt-4", "gpt-4o", "gpt-4o-mini"]
+    SYSTEM_PROMPT: ClassVar[str] = (
+        "Your default language is English. Always respond in English unless the user's message is in a "
+        "different language. If the user's message is not in English, respond in the language of the user's "
+        "message. Maintain this language behavior throughout the conversation unless explicitly instructed "
+        "otherwise. User input:"
+    )
+
+    _clients: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, Client]]] = (
+        weakref.WeakKeyDictionary()
+    )
+
+    @classmethod
+    def get_model(cls, model: str | None) -> str:
+        """``model`` if this provider knows it, else the default model."""
+        return model if model and model in cls.models else cls.default_model
+
+    @classmethod
+    def site(cls, system_prompt: str | None = None) -> Site:
+        """Where this class talks, with the endpoint rule of the seed's attributes applied."""
+        return Site(url=cls.url, api_endpoint=cls.api_endpoint if cls._endpoint_is_explicit() else None,
+                    system_prompt=cls.SYSTEM_PROMPT if system_prompt is None else system_prompt)
+
+    @classmethod
+    def _endpoint_is_explicit(cls) -> bool:
+        """True when ``api_endpoint`` is set on the class that sets ``url``, or on a subclass of it."""
+        def owner(name: str) -> int:
+            return next(i for i, klass in enumerate(cls.__mro__) if name in vars(klass))
+        return owner("api_endpoint") <= owner("url")
+
+    @classmethod
+    def client(cls, proxy: str | None = None, **options: Any) -> Client:
+        """The shared client of the running event loop for these transport options.
+
+        ``options`` are :class:`~stages.transport.TransportOptions` fields
+        (``verify``, ``impersonate``, ``connect_timeout``, ``read_timeout``, …).
+        """
+        clients = cls._clients.setdefault(asyncio.get_running_loop(), {})
+        key = (proxy, tuple(sorted(options.items())))
+        if key not in clients:
+            clients[key] = Client(Settings(transport=TransportOptions(proxy=proxy, **options)))
+        return clients[key]
+
+    @classmethod
+    async def create_async_generator(cls, model: str, messages: Any, proxy: str | None = None,
+                                     **kwargs: Any) -> AsyncIterator[str]:
+        """An async generator of the answer's text chunks.
+
+        ``kwargs``: ``system_prompt`` (instead of ``SYSTEM_PROMPT``), ``trace``
+        (a :class:`Trace` to fill), ``client`` (a :class:`Client` to use), and
+        any :class:`~stages.transport.TransportOptions` field.  Options of other
+        providers (``stream``, ``temperature``…) cannot be honoured by this
+        site: they are ignored, with a warning naming them.
+        """
+        require_curl_cffi()
+        cls.get_model(model)  # the site's own settings pick its model; like the seed, this only validates
+        trace: Trace | None = kwargs.pop("trace", None)
+        system_prompt: str | None = kwargs.pop("system_prompt", None)
+        client: Client | None = kwargs.pop("client", None)
+        ignored = sorted(set(kwargs) - TRANSPORT_FIELDS)
+        if ignored:
+            log.warning("options_ignored", options=ignored, reason="the site decides these itself")
+        if client is None:
+            client = cls.client(proxy, **{k: v for k, v in kwargs.items() if k in TRANSPORT_FIELDS})
+        if not isinstance(messages, list):
+            raise InvalidMessagesError(f"messages must be a list of {{role, content}} objects, "
+                                       f"not {type(messages).__name__}")
+        site = cls.site(system_prompt)
+        turns = _turns(messages)
+        conversation = client.take((site.url, _digest(turns[:-1]))) if len(turns) > 1 else None
+        conversation = conversation or new_conversation()
+        answer: list[str] = []
+        async for text in ask(client, site, messages, conversation=conversation, trace=trace):
+            answer.append(text)
+            yield text
+        turns.append(("assistant", "".join(answer)))
+        client.hold((site.url, _digest(turns)), conversation.advanced(2))

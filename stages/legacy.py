@@ -1,0 +1,132 @@
+"""The seed's protocol: AI Power 1.9.x (``wpaicg``), PROTOCOL.md.
+
+One POST per message to ``admin-ajax.php``; the answer is JSON
+(``status``/``data``/``msg``) or, on streaming sites, OpenAI-style chunks as
+server-sent events ending in ``data: [DONE]``.  The history travels with each
+message in ``wpaicg_chat_history``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .errors import (
+    AnswerFormatError,
+    ConsentRequiredError,
+    SiteRefusedError,
+    StreamInterruptedError,
+    TokenLimitError,
+)
+from .models import AnswerHead, ChatBox, Conversation, HttpRequest, Outcome, Prompt, Stamp, Text
+from .parse import ChatProtocol, StreamProgress, leftover_error, load_json
+from .sse import SseEvent
+
+SHORTCODE_ACTION = "wpaicg_chat_shortcode_message"
+WIDGET_ACTION = "wpaicg_chatbox_message"
+CONSENT_TEXT = "Du musst das Kästchen anklicken!"
+
+
+def chatbot_identity(box: ChatBox) -> tuple[str, str, str]:
+    """(action, bot_id, chatbot_identity) for the page's chat box, as the plugin's script sends them."""
+    widget = box.box_type == "widget" or box.markup == "wpaicg-chatbox"
+    action = WIDGET_ACTION if widget else SHORTCODE_ACTION
+    bot_id = box.bot_id if box.bot_id and box.bot_id.isdigit() else "0"
+    if bot_id != "0":
+        return action, bot_id, f"custom_bot_{bot_id}"
+    return action, bot_id, "widget" if widget else "shortcode"
+
+
+def build_request(prompt: Prompt, box: ChatBox, conversation: Conversation, endpoint: str,
+                  stamp: Stamp, site_url: str) -> HttpRequest:
+    """Payload stage: the chat POST, fields as PROTOCOL.md §2 lists them."""
+    action, bot_id, identity = chatbot_identity(box)
+    history = json.dumps(list(prompt.history_lines), ensure_ascii=False)
+    return HttpRequest(
+        method="POST",
+        url=endpoint,
+        purpose="message",
+        form=(
+            ("_wpnonce", box.nonce.value),
+            ("post_id", box.post_id.value),
+            ("url", box.page_url or site_url),
+            ("action", action),
+            ("message", prompt.text),
+            ("bot_id", bot_id),
+            ("chatbot_identity", identity),
+            ("wpaicg_chat_history", history),
+            ("wpaicg_chat_client_id", conversation.client_id),
+        ),
+        headers=(("x-requested-with", "XMLHttpRequest"),),
+    )
+
+
+def interpret_json(head: AnswerHead, answer: Any, body: bytes) -> tuple[Outcome, ...]:
+    """The plugin's JSON answer: ``status`` decides (``msg`` says "Something went wrong" even on success)."""
+    if not isinstance(answer, dict):
+        raise AnswerFormatError("the answer is JSON but not an object", status=head.status, body=body)
+    if answer.get("tokenLimitReached"):
+        raise TokenLimitError(str(answer.get("msg") or "token limit reached"), status=head.status, body=body)
+    status = answer.get("status")
+    if status == "error":
+        raise SiteRefusedError(f"the site refused: {answer.get('msg') or 'no reason given'}",
+                               status=head.status, body=body)
+    data = answer.get("data")
+    if status == "success" and isinstance(data, str):
+        if CONSENT_TEXT in data:
+            raise ConsentRequiredError("the site wants its consent checkbox ticked", status=head.status, body=body)
+        return (Text(data),) if data else ()
+    raise AnswerFormatError("the answer has no status/data this protocol knows", status=head.status, body=body)
+
+
+def on_body(purpose: str, head: AnswerHead, body: bytes) -> tuple[Outcome, ...]:
+    if head.status != 200:
+        raise leftover_error(head, body)
+    return interpret_json(head, load_json(head, body), body)
+
+
+def on_event(progress: StreamProgress, event: SseEvent) -> tuple[StreamProgress, tuple[Outcome, ...]]:
+    """One OpenAI-style chunk relayed by the plugin."""
+    data = event.data.strip()
+    if data == "[DONE]":
+        return StreamProgress(started=progress.started, ended=True), ()
+    if data == "[LIMITED]":
+        raise TokenLimitError("the site's token limit is reached", body=data)
+    try:
+        chunk = json.loads(data)
+    except ValueError:
+        raise AnswerFormatError("an event of the stream is not JSON", body=data) from None
+    if isinstance(chunk, dict) and ("tokenLimitReached" in chunk or "status" in chunk):
+        interpret_json(AnswerHead("", 200, ()), chunk, data.encode())
+        return progress, ()
+    if not isinstance(chunk, dict) or not isinstance(chunk.get("choices"), list):
+        raise AnswerFormatError("an event of the stream has no choices", body=data)
+    outcomes: list[Outcome] = []
+    ended = False
+    for choice in chunk["choices"]:
+        if not isinstance(choice, dict):
+            continue
+        delta = choice.get("delta")
+        content = delta.get("content") if isinstance(delta, dict) else None
+        if isinstance(content, str) and content:
+            outcomes.append(Text(content))
+        ended = ended or bool(choice.get("finish_reason"))
+    if any(CONSENT_TEXT in outcome.text for outcome in outcomes if isinstance(outcome, Text)):
+        raise ConsentRequiredError("the site wants its consent checkbox ticked", body=data)
+    return StreamProgress(started=progress.started or bool(outcomes), ended=ended), tuple(outcomes)
+
+
+def on_end(progress: StreamProgress) -> None:
+    if not progress.ended:
+        raise StreamInterruptedError("the stream ended without [DONE] or a finish_reason")
+
+
+LEGACY = ChatProtocol(
+    name="legacy",
+    build_request=build_request,
+    follow_up=None,
+    refresh_nonce=None,
+    on_body=on_body,
+    on_event=on_event,
+    on_end=on_end,
+)

@@ -1,0 +1,230 @@
+"""Stage 6: parse an answer, incrementally.
+
+``start_parse`` → ``feed`` (once per received chunk) → ``finish``: each a
+pure function over a frozen :class:`ParseState`, returning the outcomes
+(:class:`~stages.models.Text`, :class:`~stages.models.FollowUp`, …) that the
+bytes so far decide.  What is generic lives here — choosing between a body
+and an event stream, size limits, the HTTP-level errors every WordPress site
+shares (Cloudflare, 429, 5xx, WordPress's own 403/400) — and what a protocol
+generation means by its JSON and events lives in its :class:`ChatProtocol`.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from typing import Any
+
+import attrs
+
+from .errors import (
+    AnswerFormatError,
+    BadStatusError,
+    ChatGptEsError,
+    CloudflareChallengeError,
+    NonceRejectedError,
+    RateLimitedError,
+    ResponseError,
+    ServerError,
+    StreamInterruptedError,
+    TooLargeError,
+    UnknownActionError,
+)
+from .models import AnswerHead, Headers, Outcome, Text, header
+from .sse import SseEvent, SseState, end_sse, feed_sse
+
+DEFAULT_MAX_ANSWER_BYTES = 8 * 1024 * 1024
+
+
+@attrs.frozen
+class StreamProgress:
+    """What a protocol remembers while reading an event stream."""
+
+    started: bool = False
+    ended: bool = False
+
+
+@attrs.frozen
+class ChatProtocol:
+    """A protocol generation: data plus its stage functions, chosen after extraction."""
+
+    name: str
+    #: payload stage: the first request of a message
+    build_request: Callable[..., Any]
+    #: payload stage: the request a :class:`FollowUp` asks for (None: the protocol has none)
+    follow_up: Callable[..., Any] | None
+    #: payload stage: a request for a fresh nonce (None: fetch the page again)
+    refresh_nonce: Callable[..., Any] | None
+    #: parse: a whole non-stream body (status already checked for the shared errors)
+    on_body: Callable[[str, AnswerHead, bytes], tuple[Outcome, ...]]
+    #: parse: one server-sent event
+    on_event: Callable[[StreamProgress, SseEvent], tuple[StreamProgress, tuple[Outcome, ...]]]
+    #: parse: the stream ended; raise when it ended too early
+    on_end: Callable[[StreamProgress], None]
+
+
+@attrs.frozen
+class ParseState:
+    protocol: ChatProtocol
+    purpose: str
+    head: AnswerHead
+    stream: bool
+    max_bytes: int
+    received: int = 0
+    body: bytes = b""
+    sse: SseState = SseState()
+    progress: StreamProgress = StreamProgress()
+    #: an error an event decided; the outcomes before it are still delivered, then it is raised
+    failure: ChatGptEsError | None = None
+
+
+def is_event_stream(head: AnswerHead) -> bool:
+    return head.status == 200 and head.content_type.startswith("text/event-stream")
+
+
+def retry_after_seconds(headers: Headers, now: float | None = None) -> float | None:
+    """``Retry-After`` as seconds: either delta-seconds or an HTTP date."""
+    value = header(headers, "retry-after").strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def is_challenge(status: int, headers: Headers, body: bytes | str) -> bool:
+    """A Cloudflare challenge: ``cf-mitigated: challenge``, or its "Just a moment..." page on 403/503."""
+    if header(headers, "cf-mitigated").lower() == "challenge":
+        return True
+    sample = body[:20_000] if isinstance(body, bytes) else body[:20_000].encode("utf-8", "replace")
+    return status in (403, 429, 503) and (b"Just a moment..." in sample or b"_cf_chl_opt" in sample)
+
+
+def shared_error(head: AnswerHead, body: bytes) -> ResponseError | None:
+    """The errors any WordPress site behind any CDN may answer, whatever the protocol."""
+    status = head.status
+    if is_challenge(status, head.headers, body):
+        return CloudflareChallengeError("Cloudflare answered with a challenge page", status=status, body=body)
+    if status == 429:
+        return RateLimitedError(
+            "the site is rate limiting", status=status, body=body,
+            retry_after=retry_after_seconds(head.headers),
+        )
+    if status >= 500:
+        return ServerError("the site failed", status=status, body=body)
+    return None
+
+
+def leftover_error(head: AnswerHead, body: bytes) -> ResponseError:
+    """A non-200 answer that the protocol did not recognise either."""
+    if head.status == 403 and b"The link you followed has expired" in body:
+        return NonceRejectedError("WordPress rejected the nonce", status=403, body=body)
+    if head.status == 400 and body.strip() == b"0":
+        return UnknownActionError("WordPress does not know this AJAX action", status=400, body=body)
+    return BadStatusError("unexpected HTTP status", status=head.status, body=body)
+
+
+def start_parse(protocol: ChatProtocol, purpose: str, head: AnswerHead,
+                max_bytes: int = DEFAULT_MAX_ANSWER_BYTES) -> ParseState:
+    return ParseState(protocol, purpose, head, is_event_stream(head), max_bytes)
+
+
+def feed(state: ParseState, chunk: bytes) -> tuple[ParseState, tuple[Outcome, ...]]:
+    """Add received bytes; return the new state and what they decided.
+
+    Errors do not escape: when the bytes mean one, the outcomes before it are
+    returned and the error is in ``state.failure`` for the caller to raise
+    once it has delivered them.
+    """
+    if state.failure is not None:
+        return state, ()
+    received = state.received + len(chunk)
+    if received > state.max_bytes:
+        error = TooLargeError(f"the answer exceeded {state.max_bytes} bytes", status=state.head.status)
+        return attrs.evolve(state, failure=error), ()
+    if not state.stream:
+        return attrs.evolve(state, received=received, body=state.body + chunk), ()
+    sse, events = feed_sse(state.sse, chunk)
+    state = attrs.evolve(state, received=received, sse=sse)
+    return _events(state, events)
+
+
+def _events(state: ParseState, events: tuple[SseEvent, ...]) -> tuple[ParseState, tuple[Outcome, ...]]:
+    outcomes: list[Outcome] = []
+    progress = state.progress
+    for event in events:
+        if progress.ended:
+            break  # nothing after the end marker counts
+        try:
+            progress, decided = state.protocol.on_event(progress, event)
+        except ChatGptEsError as error:
+            return attrs.evolve(state, progress=progress, failure=error), tuple(outcomes)
+        outcomes.extend(decided)
+    return attrs.evolve(state, progress=progress), tuple(outcomes)
+
+
+def finish(state: ParseState) -> tuple[ParseState, tuple[Outcome, ...]]:
+    """The answer is complete: its last outcomes; ``state.failure`` says if it was an error after all."""
+    if state.failure is not None:
+        return state, ()
+    if state.stream:
+        state, outcomes = _events(state, end_sse(state.sse))
+        if state.failure is None:
+            try:
+                state.protocol.on_end(state.progress)
+            except ChatGptEsError as error:
+                state = attrs.evolve(state, failure=error)
+        return state, outcomes
+    shared = shared_error(state.head, state.body)
+    if shared is not None:
+        return attrs.evolve(state, failure=shared), ()
+    try:
+        return state, state.protocol.on_body(state.purpose, state.head, state.body)
+    except ChatGptEsError as error:
+        return attrs.evolve(state, failure=error), ()
+
+
+def load_json(head: AnswerHead, body: bytes) -> Any:
+    """The body as JSON, or :class:`AnswerFormatError` saying what it was instead."""
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        if head.status != 200:
+            raise leftover_error(head, body) from None
+        raise AnswerFormatError("the answer is not valid JSON", status=head.status, body=body) from None
+
+
+async def parse_answer(protocol: ChatProtocol, purpose: str, head: AnswerHead, chunks: AsyncIterable[bytes],
+                       max_bytes: int = DEFAULT_MAX_ANSWER_BYTES) -> AsyncIterator[Outcome]:
+    """Drive the parse stage over received chunks; errors carry the text that had arrived."""
+    state = start_parse(protocol, purpose, head, max_bytes)
+    text: list[str] = []
+    try:
+        async for chunk in chunks:
+            state, outcomes = feed(state, chunk)
+            for outcome in _delivered(outcomes, text):
+                yield outcome
+            if state.failure is not None:
+                raise state.failure
+        state, outcomes = finish(state)
+        for outcome in _delivered(outcomes, text):
+            yield outcome
+        if state.failure is not None:
+            raise state.failure
+    except StreamInterruptedError as error:
+        if not error.partial_text:
+            error.partial_text = "".join(text)
+        raise
+
+
+def _delivered(outcomes: tuple[Outcome, ...], text: list[str]) -> tuple[Outcome, ...]:
+    text.extend(o.text for o in outcomes if isinstance(o, Text))
+    return outcomes

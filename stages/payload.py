@@ -1,0 +1,69 @@
+"""Stage 4: build the request(s) of a message, and encode form bodies.
+
+The protocol generation is chosen from the extracted chat box; a page with no
+chat box at all gets the seed's protocol (with the seed's fallback values),
+which is what the seed did on every page.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import urllib.parse
+import uuid
+
+from .aipkit import AIPKIT
+from .legacy import LEGACY
+from .models import ChatBox, Conversation, HttpRequest, Prompt, Stamp
+from .parse import ChatProtocol
+
+PROTOCOLS: dict[str, ChatProtocol] = {"legacy": LEGACY, "aipkit": AIPKIT, "unknown": LEGACY}
+_BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def protocol_for(box: ChatBox) -> ChatProtocol:
+    return PROTOCOLS[box.protocol]
+
+
+def build_payload(prompt: Prompt, box: ChatBox, conversation: Conversation, endpoint: str,
+                  stamp: Stamp, site_url: str) -> HttpRequest:
+    """Stage: the first request of a message, in the page's protocol generation."""
+    return protocol_for(box).build_request(prompt, box, conversation, endpoint, stamp, site_url)  # type: ignore[no-any-return]
+
+
+def encode_body(request: HttpRequest, boundary: str) -> tuple[str, bytes]:
+    """(content-type, body bytes) of a request's form: urlencoded, or multipart like a browser's FormData."""
+    if request.encoding == "urlencoded":
+        body = urllib.parse.urlencode(request.form).encode()
+        return "application/x-www-form-urlencoded; charset=UTF-8", body
+    while any(boundary in value or boundary in key for key, value in request.form):
+        boundary += "x"
+    parts: list[bytes] = []
+    for key, value in request.form:
+        name = key.replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode() + value.encode() + b"\r\n"
+        )
+    parts.append(f"--{boundary}--\r\n".encode())
+    return f"multipart/form-data; boundary={boundary}", b"".join(parts)
+
+
+def request_url(request: HttpRequest) -> str:
+    """The request's URL with its query string."""
+    if not request.query:
+        return request.url
+    separator = "&" if urllib.parse.urlsplit(request.url).query else "?"
+    return request.url + separator + urllib.parse.urlencode(request.query)
+
+
+# The two impure helpers: randomness and time for the pure builders above.
+
+def new_conversation() -> Conversation:
+    """Fresh visitor ids: the seed's ``os.urandom(5).hex()`` client id and AIPKit's v4 UUIDs."""
+    return Conversation(client_id=os.urandom(5).hex(), session_id=str(uuid.uuid4()),
+                        conversation_uuid=str(uuid.uuid4()))
+
+
+def new_stamp() -> Stamp:
+    token = "".join(_BASE36[b % 36] for b in os.urandom(5))
+    return Stamp(now_ms=int(time.time() * 1000), token=token)

@@ -1,0 +1,43 @@
+"""Keep secrets (proxy credentials, cookies) out of logs, traces, errors and fixtures."""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+
+MASK = "***"
+_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
+SECRET_HEADERS = frozenset({"cookie", "set-cookie", "authorization", "proxy-authorization"})
+
+
+def redact_url(url: str | None) -> str | None:
+    """``http://user:pass@host`` → ``http://***@host``; URLs without credentials are unchanged."""
+    if url is None:
+        return None
+    return _USERINFO.sub(lambda m: f"{m.group('scheme')}{MASK}@", url)
+
+
+def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """``text`` with any URL credentials and each given secret (and its URL-quoted form) masked."""
+    text = _USERINFO.sub(lambda m: f"{m.group('scheme')}{MASK}@", text)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, MASK)
+            quoted = urllib.parse.quote(secret, safe="")
+            if quoted != secret:
+                text = text.replace(quoted, MASK)
+    return text
+
+
+def proxy_secrets(proxy: str | None) -> tuple[str, ...]:
+    """The credentials inside a proxy URL, to mask wherever they might show up."""
+    if not proxy:
+        return ()
+    parts = urllib.parse.urlsplit(proxy)
+    # a very short user name would mask ordinary words; the password is always masked
+    found = tuple(s for s in (parts.password, parts.username if len(parts.username or "") >= 4 else None) if s)
+    return found + tuple(urllib.parse.unquote(s) for s in found if urllib.parse.unquote(s) != s)
+
+
+def redact_headers(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    return tuple((k, MASK if k.lower() in SECRET_HEADERS else v) for k, v in headers)

@@ -1,0 +1,139 @@
+"""The HTTP layer under the fetch and send stages: a curl_cffi async session.
+
+curl_cffi impersonates a real browser's TLS and HTTP/2 fingerprint, which is
+what gets a client past Cloudflare's bot checks where a plain Python client is
+stopped.  The user-agent is left to the impersonation profile so that header
+and fingerprint name the same browser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .errors import (
+    DeadlineExceededError,
+    MissingRequirementsError,
+    StreamInterruptedError,
+    TransportError,
+)
+from .models import AnswerHead
+from .redact import proxy_secrets, redact
+
+if TYPE_CHECKING:
+    from curl_cffi.requests import AsyncSession, Response
+
+INSTALL_HINT = 'Install or update "curl_cffi" package | pip install -U curl_cffi'
+DEFAULT_IMPERSONATE = "chrome"
+
+
+def require_curl_cffi() -> None:
+    """The seed's first step: fail clearly when curl_cffi cannot be imported."""
+    try:
+        import curl_cffi.requests  # noqa: F401
+    except ImportError as error:
+        raise MissingRequirementsError(INSTALL_HINT) from error
+
+
+@attrs.frozen
+class TransportOptions:
+    impersonate: str = DEFAULT_IMPERSONATE
+    proxy: str | None = attrs.field(default=None, repr=False)
+    #: True, False, or the path of a CA bundle (PEM) to verify against
+    verify: bool | str = True
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    user_agent: str | None = None
+    accept_language: str = "en-US,en;q=0.9"
+    max_page_bytes: int = 8 * 1024 * 1024
+    max_answer_bytes: int = 8 * 1024 * 1024
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return proxy_secrets(self.proxy)
+
+
+def open_session(options: TransportOptions) -> AsyncSession[Response]:
+    """A browser-impersonating async session, reused across requests (keep-alive)."""
+    require_curl_cffi()
+    from curl_cffi.requests import AsyncSession
+
+    headers = {"accept-language": options.accept_language}
+    if options.user_agent:
+        headers["user-agent"] = options.user_agent
+    return AsyncSession(
+        impersonate=options.impersonate,
+        headers=headers,
+        proxy=options.proxy,
+        verify=options.verify,  # type: ignore[arg-type]
+        timeout=(options.connect_timeout, options.read_timeout),
+        allow_redirects=True,
+        max_clients=64,
+    )
+
+
+def transport_error(error: BaseException, what: str, options: TransportOptions) -> TransportError:
+    """A curl_cffi exception as one of ours, its text free of proxy credentials."""
+    from curl_cffi.requests import exceptions
+
+    text = redact(str(error), options.secrets)
+    if isinstance(error, exceptions.Timeout):
+        return DeadlineExceededError(f"{what} timed out: {text}")
+    return TransportError(f"{what} failed: {text}")
+
+
+@attrs.define
+class Answer:
+    """A response whose head has arrived; its body is read with :meth:`chunks`."""
+
+    head: AnswerHead
+    response: Any
+    options: TransportOptions
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        from curl_cffi.requests import exceptions
+
+        try:
+            async for chunk in self.response.aiter_content():
+                yield chunk
+        except exceptions.RequestException as error:
+            text = redact(str(error), self.options.secrets)
+            raise StreamInterruptedError(f"the connection broke mid-answer: {text}",
+                                         status=self.head.status) from None
+        finally:
+            await self.aclose()
+
+    async def read(self, limit: int) -> bytes:
+        """The whole body, or :class:`TooLargeError` past ``limit`` bytes."""
+        from .errors import TooLargeError
+
+        parts: list[bytes] = []
+        size = 0
+        async for chunk in self.chunks():
+            size += len(chunk)
+            if size > limit:
+                raise TooLargeError(f"the body exceeded {limit} bytes", status=self.head.status)
+            parts.append(chunk)
+        return b"".join(parts)
+
+    async def aclose(self) -> None:
+        await self.response.aclose()
+
+
+async def open_answer(session: AsyncSession[Response], method: str, url: str, options: TransportOptions,
+                      *, headers: dict[str, str], content: bytes | None = None) -> Answer:
+    """Send a request and return as soon as the answer's head has arrived (the body streams)."""
+    from curl_cffi.requests import exceptions
+
+    try:
+        response = await session.request(method, url, headers=headers, data=content, stream=True)  # type: ignore[arg-type]
+    except exceptions.RequestException as error:
+        raise transport_error(error, f"{method} {redact(url, options.secrets)}", options) from None
+    head = AnswerHead(
+        url=str(response.url),
+        status=int(response.status_code),
+        headers=tuple((str(k), str(v)) for k, v in response.headers.multi_items()),
+    )
+    return Answer(head, response, options)
