@@ -25,6 +25,7 @@ import attrs
 import stamina
 
 from chatgpt_es.client import Client, RetryPolicy, Settings, Site
+from chatgpt_es.conversation import Chat
 from chatgpt_es.logs import get_logger
 from chatgpt_es.trace import StageRecord, Trace
 from stages.errors import *  # noqa: F403  (the error hierarchy is part of this module's API)
@@ -42,7 +43,7 @@ from stages.prompt import content_text, format_prompt
 from stages.send import send_request
 from stages.transport import TransportOptions, require_curl_cffi
 
-__all__ = ["ChatGptEs", "Client", "Settings", "Site", "StageRecord", "Trace", "ask", "exchange"]
+__all__ = ["Chat", "ChatGptEs", "Client", "Settings", "Site", "StageRecord", "Trace", "ask", "exchange"]
 
 T = TypeVar("T")
 TRANSPORT_FIELDS = frozenset(field.name for field in attrs.fields(TransportOptions)) - {"proxy"}
@@ -64,7 +65,7 @@ async def ask(client: Client, site: Site, messages: Any, *, conversation: Conver
                 trace.note("retry", {"attempt": attempt.num}, "a transient failure before any text")
             async for text in _renewing_nonce(client, site, prompt, conversation, trace, deadline):
                 delivered.append(text)
-                yield text                                                      # Выдача результата
+                yield text
 
 
 async def _renewing_nonce(client: Client, site: Site, prompt: Prompt, conversation: Conversation,
@@ -92,14 +93,16 @@ async def exchange(client: Client, site: Site, box: ChatBox, prompt: Prompt, con
     while request is not None:
         answer = await _bounded(deadline, trace.astep(                                   # Отправка запроса
             "send", send_request, client.session, request, site.url, settings, new_stamp()))
-        purpose, request = request.purpose, None
-        outcomes = parse_answer(protocol, purpose, answer.head, answer.chunks(), settings.max_answer_bytes)
+        follow: FollowUp | None = None
+        outcomes = parse_answer(protocol, request.purpose, answer.head, answer.chunks(), settings.max_answer_bytes)
         async for outcome in _within(deadline, trace.parse(outcomes)):                  # Обработка ответа
             if isinstance(outcome, Text):
-                yield outcome.text
-            elif isinstance(outcome, FollowUp) and protocol.follow_up is not None:
-                request = trace.step("payload", protocol.follow_up, outcome, box, conversation, endpoint,
-                                     new_stamp())
+                yield outcome.text                                                       # Выдача результата
+            elif isinstance(outcome, FollowUp):
+                follow = outcome
+        request = None
+        if follow is not None and protocol.follow_up is not None:                      # AIPKit: read the stream
+            request = trace.step("payload", protocol.follow_up, follow, box, conversation, endpoint, new_stamp())
 
 
 # -- retries and deadlines ------------------------------------------------------------
@@ -225,6 +228,11 @@ class ChatGptEs:
         if key not in clients:
             clients[key] = Client(Settings(transport=TransportOptions(proxy=proxy, **options)))
         return clients[key]
+
+    @classmethod
+    def chat(cls, proxy: str | None = None, *, system_prompt: str | None = None, **options: Any) -> Chat:
+        """A :class:`~chatgpt_es.conversation.Chat` with this site that keeps its identity across turns."""
+        return Chat(cls.client(proxy, **options), cls.site(system_prompt))
 
     @classmethod
     async def create_async_generator(cls, model: str, messages: Any, proxy: str | None = None,

@@ -18,7 +18,7 @@ import attrs
 from stages.errors import ChatGptEsError, StreamInterruptedError
 from stages.extract import extract_chatbox
 from stages.fetch import check_page, decode_page
-from stages.models import AnswerHead, ChatBox, Conversation, FollowUp, Page, Stamp, Text
+from stages.models import AnswerHead, ChatBox, Conversation, FollowUp, NewNonce, Page, Stamp, Text
 from stages.parse import feed, finish, start_parse
 from stages.payload import PROTOCOLS, build_payload
 from stages.prompt import format_prompt
@@ -79,6 +79,9 @@ def parse_bytes(protocol: str, purpose: str, head: AnswerHead, chunks: Iterator[
         if retry_after is not None:
             result["retry_after"] = retry_after
     result["follow_up"] = {"cache_key": follow_up} if follow_up else None
+    new_nonce = next((o.nonce for o in outcomes if isinstance(o, NewNonce)), None)
+    if new_nonce is not None:
+        result["new_nonce"] = new_nonce
     return result
 
 

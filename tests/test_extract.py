@@ -83,7 +83,8 @@ def test_any_rendering_of_the_container_is_extracted_exactly(
 def aipkit_config(draw: st.DrawFn) -> tuple[str, str, str, str]:
     nonce, post_id = draw(nonces), draw(post_ids)
     bot_id = str(draw(st.integers(min_value=1, max_value=99999)))
-    extra = draw(st.dictionaries(st.text(min_size=1, max_size=8).filter(lambda k: k not in {"nonce", "postId", "botId"}),
+    keys = st.text(min_size=1, max_size=8).filter(lambda k: k not in {"nonce", "postId", "botId", "ajaxUrl"})
+    extra = draw(st.dictionaries(keys,
                                  st.one_of(st.text(max_size=20), st.integers(), st.booleans()), max_size=5))
     config = {**extra, "botId": int(bot_id), "nonce": nonce, "postId": int(post_id),
               "ajaxUrl": "https://site.test/wp-admin/admin-ajax.php"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -25,7 +26,7 @@ AIPKIT_HEAD = AnswerHead("", 200, (("content-type", "text/event-stream; charset=
 def split(data: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({c % (len(data) + 1) for c in cuts})
     bounds = [0, *points, len(data)]
-    return [data[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    return [data[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def unicode_stream(pieces: list[str], crlf: bool) -> bytes:
@@ -58,7 +59,7 @@ def test_multibyte_text_survives_any_split(pieces: list[str], crlf: bool, cuts: 
 @given(st.binary(max_size=300), st.lists(st.integers(min_value=0, max_value=300), max_size=10))
 def test_sse_framing_is_split_invariant_on_any_bytes(data: bytes, cuts: list[int]) -> None:
     def events(chunks: list[bytes]) -> list[object]:
-        state, found = SseState(), []
+        state, found = SseState(), list[object]()
         for chunk in chunks:
             state, new = feed_sse(state, chunk)
             found += new

@@ -1,0 +1,75 @@
+"""``diagnose``: what a live site answers at each step, and what to try when it goes wrong."""
+
+from __future__ import annotations
+
+from stages.errors import (
+    ChatGptEsError,
+    CloudflareChallengeError,
+    ConsentRequiredError,
+    EmbedNotAvailableError,
+    NonceRejectedError,
+    RateLimitedError,
+    TransportError,
+    UnknownActionError,
+)
+from stages.extract import extract_chatbox
+from stages.fetch import fetch_page
+
+from .client import Client, Site
+from .render import render_lines
+from .trace import Trace
+
+ADVICE: dict[type[ChatGptEsError], str] = {
+    CloudflareChallengeError: "Cloudflare shows a bot check. Try another --impersonate profile, or a --proxy "
+                              "whose address Cloudflare trusts (a residential one); until then the page is unread.",
+    RateLimitedError: "The site is rate limiting this address: wait the time it asks, send fewer messages, "
+                      "or use another --proxy.",
+    NonceRejectedError: "The site refused the nonce. If extraction fell back to defaults or to a seed rule, the nonce "
+                        "is another plugin's: point --url at the page that shows the chat box.",
+    UnknownActionError: "WordPress does not know the AJAX action: the site runs another plugin generation than the "
+                        "page suggests, or the plugin is disabled.",
+    ConsentRequiredError: "The site wants its consent checkbox ticked; it cannot be answered from this client.",
+    EmbedNotAvailableError: "AIPKit refuses requests from another origin: keep --url on the site's own host.",
+    TransportError: "The connection failed: check the URL, your network and --proxy; raise --connect-timeout.",
+}
+
+
+def advice_for(error: ChatGptEsError) -> str:
+    for kind, text in ADVICE.items():
+        if isinstance(error, kind):
+            return text
+    return "See the trace above for the stage that failed and what the site answered."
+
+
+async def diagnose_site(client: Client, site: Site, message: str) -> tuple[list[str], bool]:
+    """Findings as lines of text, and whether the site works."""
+    findings = [f"site: {site.url}"]
+    try:
+        page = await fetch_page(client.session, site.url, client.settings.transport)
+    except ChatGptEsError as error:
+        findings += [f"✗ page: {type(error).__name__}: {error}", f"  → {advice_for(error)}"]
+        return findings, False
+    findings.append(f"✓ page: HTTP {page.status}, {len(page.text)} chars, {page.content_type}")
+    box = extract_chatbox(page.text)
+    if box.protocol == "unknown":
+        findings.append("✗ chat box: none on this page (neither the legacy wpaicg container nor AIPKit's).")
+        findings.append("  → Is this the page that shows the chat? Open it in a browser, find the chat, use that URL.")
+    else:
+        findings.append(f"✓ chat box: {box.protocol} <{box.markup}>, {box.containers} on the page")
+    findings.append(f"  nonce {box.nonce.value} by rule {box.nonce.rule}; post_id {box.post_id.value} "
+                    f"by rule {box.post_id.rule}; endpoint {site.endpoint_for(box)}")
+    if box.used_defaults:
+        findings.append("  ! fell back to the seed's default values: the site will refuse them.")
+    from pipeline import ask
+
+    trace = Trace()
+    client.remember(site, box)
+    try:
+        answer = "".join([chunk async for chunk in ask(client, site, [{"role": "user", "content": message}],
+                                                       trace=trace)])
+    except ChatGptEsError as error:
+        findings += ["✗ message:"] + ["  " + line for line in render_lines(trace.records)]
+        findings.append(f"  → {advice_for(error)}")
+        return findings, False
+    findings.append(f"✓ message: answered {len(answer)} chars: {answer[:80]!r}")
+    return findings, True

@@ -1,0 +1,101 @@
+"""``record``: run a message against a site, stage by stage, and save it as a fixture case.
+
+The stages are called one by one here (not through the orchestrator) because
+the raw bytes of each answer are what a fixture keeps.  Secrets never reach
+the files: cookies and proxy credentials are masked, and the nonce is
+replaced by a stand-in, consistently in the page, the payload and the
+expectations, so the case stays self-consistent.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from stages.extract import extract_chatbox
+from stages.fetch import fetch_page
+from stages.models import FollowUp, HttpRequest
+from stages.payload import build_payload, new_conversation, new_stamp, protocol_for
+from stages.prompt import format_prompt
+from stages.redact import redact_headers
+from stages.send import send_request
+
+from .client import Client, Site
+from .regress import box_facts, compare, parse_bytes
+
+STAND_IN_NONCE = "0n0nce0000"
+KEPT_HEADERS = ("content-type", "retry-after", "cf-mitigated", "set-cookie", "cache-control")
+
+
+def _headers(headers: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    kept = {k.lower(): v for k, v in redact_headers(headers) if k.lower() in KEPT_HEADERS}
+    return kept
+
+
+async def record_case(client: Client, site: Site, message: str, target: Path) -> Path:
+    transport = client.settings.transport
+    messages = [{"role": "user", "content": message}]
+    prompt = format_prompt(messages, site.system_prompt)
+    page = await fetch_page(client.session, site.url, transport)
+    box = extract_chatbox(page.text)
+    nonce = box.nonce.value
+    conversation = new_conversation()
+    stamp = new_stamp()
+    endpoint = site.endpoint_for(box)
+    request: HttpRequest | None = build_payload(prompt, box, conversation, endpoint, stamp, site.url)
+    protocol = protocol_for(box)
+    answers: list[dict[str, Any]] = []
+    parsed: list[dict[str, Any]] = []
+    while request is not None:
+        answer = await send_request(client.session, request, site.url, transport, new_stamp())
+        body = await answer.read(transport.max_answer_bytes)
+        result = parse_bytes(protocol.name, request.purpose, answer.head, [body])
+        name = f"answer-{len(answers) + 1}.{_extension(answer.head.content_type)}"
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        (target / name).write_bytes(body.replace(nonce.encode(), STAND_IN_NONCE.encode()))
+        answers.append({"file": name, "protocol": protocol.name, "purpose": request.purpose,
+                        "status": answer.head.status, "headers": _headers(answer.head.headers)})
+        parsed.append(result)
+        cache_key = (result.get("follow_up") or {}).get("cache_key")
+        request = None
+        if cache_key and protocol.follow_up is not None and not result["error"]:
+            request = protocol.follow_up(FollowUp(cache_key), box, conversation, endpoint, new_stamp())
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "page.html").write_text(page.text.replace(nonce, STAND_IN_NONCE), encoding="utf-8")
+    safe_box = attrs.evolve(box, nonce=attrs.evolve(box.nonce, value=STAND_IN_NONCE))
+    payload = build_payload(prompt, safe_box, conversation, endpoint, stamp, site.url)
+    case = {
+        "description": f"recorded from {site.url} with the message {message!r}",
+        "source": "chatgpt-es record",
+        "page": {"file": "page.html", "url": page.url, "status": page.status, "headers": _headers(page.headers)},
+        "messages": messages,
+        "system_prompt": site.system_prompt,
+        "payload": {"conversation": attrs.asdict(conversation), "stamp": attrs.asdict(stamp),
+                    "endpoint": endpoint, "site_url": site.url},
+        "answers": answers,
+    }
+    expected = {
+        "prompt": {"text": prompt.text, "history_lines": list(prompt.history_lines)},
+        "extract": box_facts(safe_box),
+        "payload": {"method": payload.method, "url": payload.url, "form": [list(f) for f in payload.form]},
+        "parse": [json.loads(json.dumps(p).replace(nonce, STAND_IN_NONCE)) for p in parsed],
+    }
+    _dump(target / "case.json", case)
+    _dump(target / "expected.json", expected)
+    problems = compare(target)
+    if problems:
+        raise RuntimeError("the recorded case does not replay: " + "; ".join(p.stage for p in problems))
+    return target
+
+
+def _extension(content_type: str) -> str:
+    if "event-stream" in content_type:
+        return "sse"
+    return "json" if "json" in content_type else "txt"
+
+
+def _dump(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
