@@ -1,0 +1,59 @@
+"""Configuration of the emulated WordPress + AI Power site."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import attrs
+
+FAULT_KINDS: tuple[str, ...] = ("500", "502", "429", "drop", "truncate", "nonce")
+GENERATIONS: tuple[str, ...] = ("legacy", "aipkit")
+PAGE_KINDS: tuple[str, ...] = ("shortcode", "widget", "custom-bot")
+
+
+def default_fixtures_dir() -> Path:
+    """The repository's ``fixtures/`` folder (holds the real captures the pages are rendered from)."""
+    return Path(__file__).resolve().parents[2] / "fixtures"
+
+
+def _as_tuple(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
+def _check_faults(_inst: object, _attr: attrs.Attribute[tuple[str, ...]], value: tuple[str, ...]) -> None:
+    unknown = [kind for kind in value if kind not in FAULT_KINDS]
+    if unknown:
+        raise ValueError(f"unknown fault kinds {unknown!r}; known: {FAULT_KINDS!r}")
+
+
+def _check_rate(_inst: object, _attr: attrs.Attribute[float], value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"fault_rate must be within [0, 1], got {value!r}")
+
+
+@attrs.frozen
+class EmulatorConfig:
+    """Everything that shapes one emulated site; immutable so it can be shared between threads."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    generation: str = attrs.field(default="legacy", validator=attrs.validators.in_(GENERATIONS))
+    stream: bool = False
+    page: str = attrs.field(default="shortcode", validator=attrs.validators.in_(PAGE_KINDS))
+    bot_id: int = 42
+    nonce_life: float = attrs.field(default=86400.0, validator=attrs.validators.gt(0.0))
+    latency: float = attrs.field(default=0.0, validator=attrs.validators.ge(0.0))
+    chunk_delay: float = attrs.field(default=0.0, validator=attrs.validators.ge(0.0))
+    fault_rate: float = attrs.field(default=0.0, validator=_check_rate)
+    fault_seed: int = 0
+    faults: tuple[str, ...] = attrs.field(default=FAULT_KINDS, converter=_as_tuple, validator=_check_faults)
+    retry_after: int = 1
+    cloudflare: bool = False
+    tls: bool = False
+    cache_ttl: float = 60.0
+    fixtures_dir: Path | None = None
+
+    @property
+    def fixtures_path(self) -> Path:
+        return self.fixtures_dir if self.fixtures_dir is not None else default_fixtures_dir()

@@ -1,0 +1,76 @@
+"""The running site's state: nonces, counters, what the last chat request carried, AIPKit's tables."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from chatgpt_es.emulator.config import EmulatorConfig
+from chatgpt_es.emulator.counters import Counters
+from chatgpt_es.emulator.faults import FaultPicker
+from chatgpt_es.emulator.nonces import AIPKIT_ACTION, LEGACY_ACTION, NonceMaker
+from chatgpt_es.emulator.pages import PageRenderer
+
+Clock = Callable[[], float]
+
+
+@attrs.frozen
+class CacheEntry:
+    """A row of ``wp_aipkit_sse_message_cache``: the message waiting for its stream request."""
+
+    message: str
+    bot_id: str
+    client_message_id: str
+    created: float
+
+
+@attrs.frozen
+class Turn:
+    """A row of ``wp_aipkit_chat_logs`` (role ``user`` or ``bot``)."""
+
+    message_id: str
+    role: str
+    content: str
+    timestamp: int
+    payload_sent: dict[str, Any] | None = None
+
+
+ConversationKey = tuple[int, str, str]  # (bot_id, session_id, conversation_uuid)
+
+
+class Emulator:
+    """One emulated site.  ``clock`` (default ``time.time``) may be replaced at any time, e.g. by tests."""
+
+    def __init__(self, config: EmulatorConfig, clock: Clock | None = None) -> None:
+        self.config = config
+        self.clock: Clock = clock if clock is not None else time.time
+        self.nonces = NonceMaker(config.nonce_life, lambda: self.clock())
+        self.pages = PageRenderer.load(config)
+        self.base_url = ""
+        self.ca_file: Path | None = None
+        self.counters = Counters()
+        self.faults = FaultPicker(config)
+        self.rng = random.Random()
+        self.last_history: list[tuple[str, str]] = []
+        self.last_form: dict[str, str] = {}
+        self.cache: dict[str, CacheEntry] = {}
+        self.conversations: dict[ConversationKey, list[Turn]] = {}
+
+    @property
+    def nonce_action(self) -> str:
+        return LEGACY_ACTION if self.config.generation == "legacy" else AIPKIT_ACTION
+
+    def now(self) -> float:
+        return self.clock()
+
+    def current_nonce(self) -> str:
+        """The nonce a page rendered now carries (and the AIPKit refresh endpoint hands out)."""
+        return self.nonces.create(self.nonce_action)
+
+    def nonce_valid(self, nonce: str | None) -> bool:
+        return self.nonces.verify(nonce, self.nonce_action) > 0
