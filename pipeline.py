@@ -28,13 +28,28 @@ from chatgpt_es.client import Client, RetryPolicy, Settings, Site
 from chatgpt_es.conversation import Chat
 from chatgpt_es.logs import get_logger
 from chatgpt_es.trace import StageRecord, Trace
-from stages.errors import *  # noqa: F403  (the error hierarchy is part of this module's API)
 from stages.errors import (
+    AnswerFormatError,
+    BadStatusError,
+    CacheMissError,
     ChatGptEsError,
+    CloudflareChallengeError,
+    ConsentRequiredError,
     DeadlineExceededError,
+    EmbedNotAvailableError,
     InvalidMessagesError,
+    MissingRequirementsError,
     NonceRejectedError,
+    ProviderFailedError,
     RateLimitedError,
+    ResponseError,
+    ServerError,
+    SiteRefusedError,
+    StreamInterruptedError,
+    TokenLimitError,
+    TooLargeError,
+    TransportError,
+    UnknownActionError,
 )
 from stages.models import ChatBox, Conversation, FollowUp, HttpRequest, Prompt, Text
 from stages.parse import parse_answer
@@ -43,7 +58,39 @@ from stages.prompt import content_text, format_prompt
 from stages.send import send_request
 from stages.transport import TransportOptions, require_curl_cffi
 
-__all__ = ["Chat", "ChatGptEs", "Client", "Settings", "Site", "StageRecord", "Trace", "ask", "exchange"]
+__all__ = [
+    "AnswerFormatError",
+    "BadStatusError",
+    "CacheMissError",
+    "Chat",
+    "ChatGptEs",
+    "ChatGptEsError",
+    "Client",
+    "CloudflareChallengeError",
+    "ConsentRequiredError",
+    "DeadlineExceededError",
+    "EmbedNotAvailableError",
+    "InvalidMessagesError",
+    "MissingRequirementsError",
+    "NonceRejectedError",
+    "ProviderFailedError",
+    "RateLimitedError",
+    "ResponseError",
+    "RetryPolicy",
+    "ServerError",
+    "Settings",
+    "Site",
+    "SiteRefusedError",
+    "StageRecord",
+    "StreamInterruptedError",
+    "TokenLimitError",
+    "TooLargeError",
+    "Trace",
+    "TransportError",
+    "UnknownActionError",
+    "ask",
+    "exchange",
+]
 
 T = TypeVar("T")
 TRANSPORT_FIELDS = frozenset(field.name for field in attrs.fields(TransportOptions)) - {"proxy"}
@@ -119,9 +166,9 @@ def _retry_hook(delivered: list[str]) -> Any:
     def hook(error: Exception) -> bool | float:
         if delivered or not isinstance(error, ChatGptEsError) or not error.transient:
             return False
-        if isinstance(error, RateLimitedError) and error.retry_after is not None:
-            return error.retry_after
-        return True
+        wait = error.retry_after if isinstance(error, RateLimitedError) else None
+        log.info("retry", error=type(error).__name__, detail=str(error)[:200], retry_after=wait)
+        return True if wait is None else wait
 
     return hook
 

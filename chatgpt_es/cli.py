@@ -171,9 +171,14 @@ def demo() -> None:
 
 def _register() -> None:
     from . import cli_debug
+    from .batch import batch
 
     for command in cli_debug.COMMANDS:
         main.add_command(command)
+    main.add_command(batch)
+    from .soak import soak_command
+
+    main.add_command(soak_command)
 
 
 _register()

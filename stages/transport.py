@@ -8,6 +8,7 @@ and fingerprint name the same browser.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,10 @@ if TYPE_CHECKING:
 
 INSTALL_HINT = 'Install or update "curl_cffi" package | pip install -U curl_cffi'
 DEFAULT_IMPERSONATE = "chrome"
+
+
+class InsecureTransportWarning(UserWarning):
+    """TLS verification was turned off."""
 
 
 def require_curl_cffi() -> None:
@@ -60,6 +65,9 @@ def open_session(options: TransportOptions) -> AsyncSession[Response]:
     require_curl_cffi()
     from curl_cffi.requests import AsyncSession
 
+    if options.verify is False:
+        warnings.warn("TLS certificate verification is OFF: anyone on the network path can read and change "
+                      "this chat. Pass a CA bundle path as `verify` instead.", InsecureTransportWarning, stacklevel=3)
     headers = {"accept-language": options.accept_language}
     if options.user_agent:
         headers["user-agent"] = options.user_agent
