@@ -33,7 +33,7 @@ def seed_style_ask(url: str, api_endpoint: str, prompt: str) -> Any:
             "wpaicg_chat_history": json.dumps([f"Human: {prompt}"])}
     response = session.post(api_endpoint, data=data, impersonate="chrome")
     assert response.status_code == 200, response.text
-    return response.json()
+    return json.loads(response.content)
 
 
 def test_a_seed_style_client_gets_answers_from_the_local_site(legacy_site: Any) -> None:
