@@ -18,7 +18,7 @@ import asyncio
 import hashlib
 import json
 import weakref
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from typing import Any, ClassVar, TypeVar
 
 import attrs
@@ -27,6 +27,7 @@ import stamina
 from chatgpt_es.client import Client, RetryPolicy, Settings, Site
 from chatgpt_es.conversation import Chat
 from chatgpt_es.logs import get_logger
+from chatgpt_es.resilience import bounded, deadline_in, retry_args, retry_hook, within
 from chatgpt_es.trace import StageRecord, Trace
 from stages.errors import (
     AnswerFormatError,
@@ -104,9 +105,9 @@ async def ask(client: Client, site: Site, messages: Any, *, conversation: Conver
     require_curl_cffi()                                                        # Проверка curl_cffi
     prompt = trace.step("prompt", format_prompt, messages, site.system_prompt)  # Форматирование промпта
     conversation = conversation or new_conversation()
-    deadline = _deadline(client.settings.total_timeout)
+    deadline = deadline_in(client.settings.total_timeout)
     delivered: list[str] = []
-    async for attempt in stamina.retry_context(on=_retry_hook(delivered), **_retry_args(client.settings.retry)):
+    async for attempt in stamina.retry_context(on=retry_hook(delivered), **retry_args(client.settings.retry)):
         with attempt:
             if attempt.num > 1:
                 trace.note("retry", {"attempt": attempt.num}, "a transient failure before any text")
@@ -117,14 +118,14 @@ async def ask(client: Client, site: Site, messages: Any, *, conversation: Conver
 
 async def _renewing_nonce(client: Client, site: Site, prompt: Prompt, conversation: Conversation,
                           trace: Trace, deadline: float | None) -> AsyncIterator[str]:
-    box = await _bounded(deadline, client.chat_box(site, trace))                # Получение nonce и post_id
+    box = await bounded(deadline, client.chat_box(site, trace))                # Получение nonce и post_id
     try:
         async for text in exchange(client, site, box, prompt, conversation, trace, deadline):
             yield text
         return
     except NonceRejectedError:
         log.info("nonce_rejected", site=site.url, rule=box.nonce.rule, protocol=box.protocol)
-    box = await _bounded(deadline, client.renew_nonce(site, box, trace))
+    box = await bounded(deadline, client.renew_nonce(site, box, trace))
     async for text in exchange(client, site, box, prompt, conversation, trace, deadline):
         yield text
 
@@ -138,11 +139,11 @@ async def exchange(client: Client, site: Site, box: ChatBox, prompt: Prompt, con
     request: HttpRequest | None = trace.step(                                         # Подготовка данных
         "payload", build_payload, prompt, box, conversation, endpoint, new_stamp(), site.url)
     while request is not None:
-        answer = await _bounded(deadline, trace.astep(                                   # Отправка запроса
+        answer = await bounded(deadline, trace.astep(                                   # Отправка запроса
             "send", send_request, client.session, request, site.url, settings, new_stamp()))
         follow: FollowUp | None = None
         outcomes = parse_answer(protocol, request.purpose, answer.head, answer.chunks(), settings.max_answer_bytes)
-        async for outcome in _within(deadline, trace.parse(outcomes)):                  # Обработка ответа
+        async for outcome in within(deadline, trace.parse(outcomes)):                  # Обработка ответа
             if isinstance(outcome, Text):
                 yield outcome.text                                                       # Выдача результата
             elif isinstance(outcome, FollowUp):
@@ -150,59 +151,6 @@ async def exchange(client: Client, site: Site, box: ChatBox, prompt: Prompt, con
         request = None
         if follow is not None and protocol.follow_up is not None:                      # AIPKit: read the stream
             request = trace.step("payload", protocol.follow_up, follow, box, conversation, endpoint, new_stamp())
-
-
-# -- retries and deadlines ------------------------------------------------------------
-
-
-def _retry_args(policy: RetryPolicy) -> dict[str, Any]:
-    return {"attempts": policy.attempts, "timeout": policy.timeout, "wait_initial": policy.wait_initial,
-            "wait_max": policy.wait_max, "wait_jitter": policy.wait_jitter}
-
-
-def _retry_hook(delivered: list[str]) -> Any:
-    """Retry transient failures only, and never once text has reached the caller (it would repeat)."""
-
-    def hook(error: Exception) -> bool | float:
-        if delivered or not isinstance(error, ChatGptEsError) or not error.transient:
-            return False
-        wait = error.retry_after if isinstance(error, RateLimitedError) else None
-        log.info("retry", error=type(error).__name__, detail=str(error)[:200], retry_after=wait)
-        return True if wait is None else wait
-
-    return hook
-
-
-def _deadline(seconds: float | None) -> float | None:
-    return None if seconds is None else asyncio.get_running_loop().time() + seconds
-
-
-async def _bounded(deadline: float | None, awaitable: Awaitable[T]) -> T:
-    try:
-        async with asyncio.timeout_at(deadline):
-            return await awaitable
-    except TimeoutError:
-        raise DeadlineExceededError("the message's total deadline ran out") from None
-
-
-async def _within(deadline: float | None, items: AsyncIterator[T]) -> AsyncIterator[T]:
-    iterator = aiter(items)
-    while True:
-        try:
-            async with asyncio.timeout_at(deadline):
-                item = await anext(iterator)
-        except StopAsyncIteration:
-            return
-        except TimeoutError:
-            await _close(iterator)
-            raise DeadlineExceededError("the message's total deadline ran out while reading the answer") from None
-        yield item
-
-
-async def _close(iterator: AsyncIterator[Any]) -> None:
-    close = getattr(iterator, "aclose", None)
-    if close is not None:
-        await close()
 
 
 # -- the provider ---------------------------------------------------------------------
