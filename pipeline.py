@@ -118,15 +118,18 @@ async def ask(client: Client, site: Site, messages: Any, *, conversation: Conver
 
 async def _renewing_nonce(client: Client, site: Site, prompt: Prompt, conversation: Conversation,
                           trace: Trace, deadline: float | None) -> AsyncIterator[str]:
-    box = await bounded(deadline, client.chat_box(site, trace))                # Получение nonce и post_id
+    box = await bounded(deadline, client.chat_box(site, trace))                 # Получение nonce и post_id
     try:
         async for text in exchange(client, site, box, prompt, conversation, trace, deadline):
             yield text
         return
-    except NonceRejectedError:
+    except NonceRejectedError as error:
+        rejected = error
         log.info("nonce_rejected", site=site.url, rule=box.nonce.rule, protocol=box.protocol)
-    box = await bounded(deadline, client.renew_nonce(site, box, trace))
-    async for text in exchange(client, site, box, prompt, conversation, trace, deadline):
+    renewed = await bounded(deadline, client.renew_nonce(site, box, trace))
+    if renewed.nonce.value == box.nonce.value:
+        raise rejected  # the site hands out nothing better: sending it again would only be refused again
+    async for text in exchange(client, site, renewed, prompt, conversation, trace, deadline):
         yield text
 
 
