@@ -84,8 +84,8 @@ def test_parse_fuzz_only_typed_errors(protocol: str, purpose: str, head: AnswerH
         state, _ = feed(state, body[start:start + size])
     state, _ = finish(state)
     assert state.failure is None or isinstance(state.failure, ChatGptEsError)
-    if len(body) > 400:
-        assert isinstance(state.failure, TooLargeError)
+    if len(body) > 400:  # too large, unless the bytes before the limit were already an error
+        assert isinstance(state.failure, TooLargeError) or (state.failure is not None and state.received <= 400)
 
 
 @settings(max_examples=200)
