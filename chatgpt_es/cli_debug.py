@@ -12,7 +12,7 @@ import click
 
 from stages.errors import ChatGptEsError
 
-from .cli import make_site, run_async, site_options
+from .cli_common import make_site, run_async, site_options
 from .render import render_json, render_lines, stage_json
 from .trace import Trace
 

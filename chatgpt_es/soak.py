@@ -14,6 +14,7 @@ import click
 
 from stages.errors import ChatGptEsError
 
+from .cli_common import run_async
 from .client import Client, RetryPolicy, Settings, Site
 from .emulator import FAULT_KINDS, EmulatorConfig, running_emulator
 from .trace import Trace
@@ -107,8 +108,6 @@ async def soak(config: EmulatorConfig, *, messages: int, concurrency: int, setti
 def soak_command(messages: int, concurrency: int, fault_rate: float, fault_seed: int, aipkit: bool, stream: bool,
                  timeout: float) -> None:
     """Soak the pipeline against a local site that injects faults; print the figures."""
-    from .cli import run_async
-
     config = EmulatorConfig(generation="aipkit" if aipkit else "legacy", stream=stream, fault_rate=fault_rate,
                             fault_seed=fault_seed, faults=FAULT_KINDS, retry_after=1)
     settings = Settings(total_timeout=timeout, retry=RetryPolicy(attempts=4, wait_initial=0.05, wait_max=1.0))
