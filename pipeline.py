@@ -160,7 +160,7 @@ async def exchange(client: Client, site: Site, box: ChatBox, prompt: Prompt, con
 
 
 def _digest(turns: list[tuple[str, str]]) -> str:
-    return hashlib.sha256(json.dumps(turns, ensure_ascii=False).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(turns).encode()).hexdigest()
 
 
 def _turns(messages: list[Any]) -> list[tuple[str, str]]:

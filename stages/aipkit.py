@@ -173,9 +173,10 @@ def on_event(progress: StreamProgress, event: SseEvent) -> tuple[StreamProgress,
     return progress, (Notice(name, event.data[:200]),)
 
 
-def on_end(progress: StreamProgress) -> None:
+def on_end(progress: StreamProgress) -> tuple[Outcome, ...]:
     if not progress.ended:
         raise StreamInterruptedError("the stream ended without its done event")
+    return ()
 
 
 AIPKIT = ChatProtocol(

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import attrs
+
 from .errors import (
     AnswerFormatError,
     ConsentRequiredError,
@@ -109,16 +111,31 @@ def on_event(progress: StreamProgress, event: SseEvent) -> tuple[StreamProgress,
         delta = choice.get("delta")
         content = delta.get("content") if isinstance(delta, dict) else None
         if isinstance(content, str) and content:
-            outcomes.append(Text(content))
+            progress, text = _screened(progress, content, data)
+            outcomes += [Text(text)] if text else []
         ended = ended or bool(choice.get("finish_reason"))
-    if any(CONSENT_TEXT in outcome.text for outcome in outcomes if isinstance(outcome, Text)):
+    return attrs.evolve(progress, started=progress.started or bool(outcomes), ended=ended), tuple(outcomes)
+
+
+def _screened(progress: StreamProgress, piece: str, data: str) -> tuple[StreamProgress, str]:
+    """Hold back the start of an answer while it could still be the consent demand, sent in pieces.
+
+    Returns the new progress and the text that may go to the caller now.
+    """
+    if progress.settled:
+        return progress, piece
+    candidate = progress.held + piece
+    if CONSENT_TEXT in candidate:
         raise ConsentRequiredError("the site wants its consent checkbox ticked", body=data)
-    return StreamProgress(started=progress.started or bool(outcomes), ended=ended), tuple(outcomes)
+    if CONSENT_TEXT.startswith(candidate):
+        return attrs.evolve(progress, held=candidate), ""
+    return attrs.evolve(progress, held="", settled=True), candidate
 
 
-def on_end(progress: StreamProgress) -> None:
+def on_end(progress: StreamProgress) -> tuple[Outcome, ...]:
     if not progress.ended:
-        raise StreamInterruptedError("the stream ended without [DONE] or a finish_reason")
+        raise StreamInterruptedError("the stream ended without [DONE] or a finish_reason", body=progress.held)
+    return (Text(progress.held),) if progress.held else ()
 
 
 LEGACY = ChatProtocol(

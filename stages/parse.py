@@ -44,6 +44,10 @@ class StreamProgress:
 
     started: bool = False
     ended: bool = False
+    #: text held back until the protocol knows what it is (e.g. the start of a refusal)
+    held: str = ""
+    #: the answer is known to be an answer: nothing more is held back
+    settled: bool = False
 
 
 @attrs.frozen
@@ -61,8 +65,8 @@ class ChatProtocol:
     on_body: Callable[[str, AnswerHead, bytes], tuple[Outcome, ...]]
     #: parse: one server-sent event
     on_event: Callable[[StreamProgress, SseEvent], tuple[StreamProgress, tuple[Outcome, ...]]]
-    #: parse: the stream ended; raise when it ended too early
-    on_end: Callable[[StreamProgress], None]
+    #: parse: the stream ended: the last outcomes, or raise when it ended too early
+    on_end: Callable[[StreamProgress], tuple[Outcome, ...]]
 
 
 @attrs.frozen
@@ -179,7 +183,7 @@ def finish(state: ParseState) -> tuple[ParseState, tuple[Outcome, ...]]:
         state, outcomes = _events(state, end_sse(state.sse))
         if state.failure is None:
             try:
-                state.protocol.on_end(state.progress)
+                outcomes += state.protocol.on_end(state.progress)
             except ChatGptEsError as error:
                 state = attrs.evolve(state, failure=error)
         return state, outcomes

@@ -97,7 +97,14 @@ def _checked(messages: Any) -> list[tuple[str, str]]:
         role = item["role"]
         if role not in ROLES:
             raise InvalidMessagesError(f"{where}.role is {role!r}; expected one of {sorted(ROLES)}")
-        checked.append((role, content_text(item["content"], where)))
+        text = content_text(item["content"], where)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise InvalidMessagesError(
+                f"{where}.content has a character that cannot be sent (at {error.start}: "
+                f"{text[error.start:error.end]!r}, a lone surrogate?)") from None
+        checked.append((role, text))
     return checked
 
 
