@@ -16,6 +16,7 @@ import asyncio
 import time
 import urllib.parse
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -117,18 +118,46 @@ class Client:
         if cached is not None and cached.expires > time.monotonic():
             trace.note("fetch", {"url": site.url, "cached": True}, "page tokens from the cache")
             return cached.box
-        pending = self._inflight.get(site.url)
-        if pending is not None:
-            trace.note("fetch", {"url": site.url, "shared": True}, "joined a page fetch already under way")
-            return await asyncio.shield(pending)
-        return await self._fetch(site, trace)
+        joined = await self._join(site, trace)
+        return joined if joined is not None else await self._single_flight(site, lambda: self._fetch(site, trace))
 
-    async def _fetch(self, site: Site, trace: Trace) -> ChatBox:
+    async def renew_nonce(self, site: Site, rejected: ChatBox, trace: Trace) -> ChatBox:
+        """A chat box with a fresh nonce after ``rejected`` was refused (shared by concurrent callers)."""
+        cached = self._boxes.get(site.url)
+        if cached is not None and cached.box.nonce.value != rejected.nonce.value:
+            trace.note("fetch", {"url": site.url, "renewed": True}, "another task already renewed the nonce")
+            return cached.box
+        joined = await self._join(site, trace)
+        if joined is not None:
+            return joined
+        if PROTOCOLS[rejected.protocol].refresh_nonce is None:
+            self.forget(site)
+            return await self._single_flight(site, lambda: self._fetch(site, trace))
+        return await self._single_flight(site, lambda: self._ask_nonce(site, rejected, trace))
+
+    async def _join(self, site: Site, trace: Trace) -> ChatBox | None:
+        """The result of a fetch already under way for the site, if any (None: none, or it was cancelled)."""
+        pending = self._inflight.get(site.url)
+        if pending is None:
+            return None
+        trace.note("fetch", {"url": site.url, "shared": True}, "joined a page fetch already under way")
+        try:
+            return await asyncio.shield(pending)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+            return None  # the task doing the fetch was cancelled, not this one: fetch anew
+
+    async def _single_flight(self, site: Site, work: Callable[[], Awaitable[ChatBox]]) -> ChatBox:
+        """Run ``work`` as the one fetch for the site; concurrent callers share its result or its error."""
         future: asyncio.Future[ChatBox] = asyncio.get_running_loop().create_future()
         self._inflight[site.url] = future
         try:
-            page = await trace.astep("fetch", fetch_page, self.session, site.url, self.settings.transport)
-            box = trace.step("extract", extract_chatbox, page.text)
+            box = await work()
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
         except BaseException as error:
             future.set_exception(error)
             future.exception()  # mark retrieved: waiters re-raise it, nobody else has to
@@ -140,54 +169,30 @@ class Client:
         finally:
             del self._inflight[site.url]
 
+    async def _fetch(self, site: Site, trace: Trace) -> ChatBox:
+        page = await trace.astep("fetch", fetch_page, self.session, site.url, self.settings.transport)
+        return trace.step("extract", extract_chatbox, page.text)
+
+    async def _ask_nonce(self, site: Site, rejected: ChatBox, trace: Trace) -> ChatBox:
+        """AIPKit: ask the nonce endpoint, as the site's own script does after a nonce failure."""
+        protocol = PROTOCOLS[rejected.protocol]
+        assert protocol.refresh_nonce is not None
+        request = trace.step("payload", protocol.refresh_nonce, rejected, site.endpoint_for(rejected))
+        answer = await trace.astep("send", send_request, self.session, request, site.url,
+                                   self.settings.transport, new_stamp())
+        nonce = ""
+        async for outcome in trace.parse(parse_answer(protocol, request.purpose, answer.head, answer.chunks())):
+            if isinstance(outcome, NewNonce):
+                nonce = outcome.nonce
+        if not nonce:
+            raise AnswerFormatError("the nonce endpoint answered no nonce", status=answer.head.status)
+        return attrs.evolve(rejected, nonce=attrs.evolve(rejected.nonce, value=nonce, rule="nonce_refresh"))
+
     def remember(self, site: Site, box: ChatBox) -> None:
         self._boxes[site.url] = CachedBox(box, time.monotonic() + self.settings.token_ttl)
 
     def forget(self, site: Site) -> None:
         self._boxes.pop(site.url, None)
-
-    async def renew_nonce(self, site: Site, rejected: ChatBox, trace: Trace) -> ChatBox:
-        """A chat box with a fresh nonce after ``rejected`` was refused (shared by concurrent callers)."""
-        cached = self._boxes.get(site.url)
-        if cached is not None and cached.box.nonce.value != rejected.nonce.value:
-            trace.note("fetch", {"url": site.url, "renewed": True}, "another task already renewed the nonce")
-            return cached.box
-        pending = self._inflight.get(site.url)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        protocol = PROTOCOLS[rejected.protocol]
-        if protocol.refresh_nonce is None:
-            self.forget(site)
-            return await self._fetch(site, trace)
-        return await self._ask_nonce(site, rejected, trace)
-
-    async def _ask_nonce(self, site: Site, rejected: ChatBox, trace: Trace) -> ChatBox:
-        future: asyncio.Future[ChatBox] = asyncio.get_running_loop().create_future()
-        self._inflight[site.url] = future
-        try:
-            protocol = PROTOCOLS[rejected.protocol]
-            assert protocol.refresh_nonce is not None
-            request = trace.step("payload", protocol.refresh_nonce, rejected, site.endpoint_for(rejected))
-            stamp = new_stamp()
-            answer = await trace.astep("send", send_request, self.session, request, site.url,
-                                       self.settings.transport, stamp)
-            nonce = ""
-            async for outcome in trace.parse(parse_answer(protocol, request.purpose, answer.head, answer.chunks())):
-                if isinstance(outcome, NewNonce):
-                    nonce = outcome.nonce
-            if not nonce:
-                raise AnswerFormatError("the nonce endpoint answered no nonce", status=answer.head.status)
-            box = attrs.evolve(rejected, nonce=attrs.evolve(rejected.nonce, value=nonce, rule="nonce_refresh"))
-        except BaseException as error:
-            future.set_exception(error)
-            future.exception()
-            raise
-        else:
-            self.remember(site, box)
-            future.set_result(box)
-            return box
-        finally:
-            del self._inflight[site.url]
 
     # -- conversations held for create_async_generator ------------------------------
 

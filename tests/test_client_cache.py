@@ -108,3 +108,19 @@ def test_a_conversation_held_by_the_provider_continues_on_the_next_call(aipkit_s
     one, two = asyncio.run(run())
     assert (one, two) == ("Echo: first", "Echo: second (after 2 earlier turns)")
     assert aipkit_site.last_form["message"] == "second"
+
+
+def test_a_waiter_survives_the_cancellation_of_the_task_doing_the_shared_fetch(start_emulator: Any) -> None:
+    site = start_emulator(latency=0.3)
+
+    async def run() -> str:
+        async with pipeline.Client() as client:
+            owner = asyncio.create_task(answer(client, site_of(site), "owner"))
+            await asyncio.sleep(0.05)  # the owner's page fetch is under way
+            waiter = asyncio.create_task(answer(client, site_of(site), "waiter"))
+            await asyncio.sleep(0.05)
+            owner.cancel()
+            return await waiter
+
+    assert asyncio.run(run()) == "Echo: waiter"
+    assert site.counters.snapshot()["get"] >= 1
