@@ -105,3 +105,27 @@ def test_multipart_form_round_trips(form: list[tuple[str, str]]) -> None:
         assert isinstance(payload, bytes)
         decoded.append((part.get_param("name", header="content-disposition"), payload.decode()))
     assert decoded == form
+
+
+boxes = st.builds(
+    ChatBox,
+    protocol=st.sampled_from(["legacy", "aipkit", "unknown"]),
+    markup=st.sampled_from([None, "wpaicg-chat-shortcode", "wpaicg-chatbox", "aipkit_chat_container"]),
+    nonce=st.builds(Extracted, st.text(max_size=12), st.just("fuzz")),
+    post_id=st.builds(Extracted, st.text(max_size=6), st.just("fuzz")),
+    page_url=st.none() | st.text(max_size=20),
+    bot_id=st.none() | st.text(max_size=4),
+    box_type=st.none() | st.sampled_from(["shortcode", "widget", "other"]),
+)
+
+
+@given(boxes, st.lists(st.text(max_size=30), min_size=1, max_size=5))
+def test_payload_building_takes_any_page_values(box: ChatBox, said: list[str]) -> None:
+    messages = [{"role": ("user", "assistant")[i % 2], "content": t} for i, t in enumerate(said[: len(said) // 2 * 2])]
+    prompt = format_prompt([*messages, {"role": "user", "content": said[-1]}])
+    request = build_payload(prompt, box, CONVERSATION, "https://site.test/wp-admin/admin-ajax.php", STAMP, "s")
+    _, body = encode_body(request, "----b")
+    assert request.method == "POST" and body
+    assert request.field("bot_id") in {box.bot_id, "0"}
+    sent = request.field("message") or ""
+    assert said[-1] in sent
