@@ -9,6 +9,7 @@ where they are made).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, ParamSpec, TypeVar
@@ -24,6 +25,7 @@ from .logs import get_logger
 P = ParamSpec("P")
 T = TypeVar("T")
 log = get_logger()
+_stdlib_logger = logging.getLogger("chatgpt_es")
 
 
 @attrs.frozen
@@ -106,12 +108,11 @@ class Trace:
 
     def add(self, record: StageRecord) -> None:
         self.records.append(record)
-        facts = record.facts()
-        facts.pop("stage")
-        if record.ok:
-            log.debug("stage", stage=record.stage, **facts, **self.context)
-        else:
-            log.info("stage", stage=record.stage, **facts, **self.context)
+        level = logging.DEBUG if record.ok else logging.INFO
+        if _stdlib_logger.isEnabledFor(level):  # the facts are only worth building for a log line
+            facts = record.facts()
+            facts.pop("stage")
+            log.log(level, "stage", stage=record.stage, **facts, **self.context)
 
     def step(self, name: str, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a pure stage and record it."""

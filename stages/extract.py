@@ -59,8 +59,13 @@ _SEED_POST_ID_RULES = (
     ("seed_post_id_json", r'''"post_id"\s*:\s*"([^"]{1,200})"'''),
     ("seed_post_id_var", r"""var\s+post_id\s*=\s*['"]?(\d{1,20})['"]?"""),
 )
-SEED_NONCE = tuple((name, re.compile(pattern, re.I)) for name, pattern in _SEED_NONCE_RULES)
-SEED_POST_ID = tuple((name, re.compile(pattern, re.I)) for name, pattern in _SEED_POST_ID_RULES)
+# The seed rules match case-insensitively.  They run as byte patterns over the page's UTF-8 bytes with
+# ASCII letters lower-cased (the patterns are ASCII): case-sensitive patterns let the regex engine jump to
+# each pattern's leading literal instead of trying every position, and bytes.lower() is a fast ASCII pass
+# where str.lower() on a page with non-ASCII text is not.  Values are read from the original bytes.
+SEED_NONCE = tuple((name, re.compile(pattern.encode())) for name, pattern in _SEED_NONCE_RULES)
+SEED_POST_ID = tuple((name, re.compile(pattern.encode())) for name, pattern in _SEED_POST_ID_RULES)
+SeedRules = tuple[tuple[str, re.Pattern[bytes]], ...]
 _AJAX_URL = re.compile(r'"ajax_url"\s*:\s*"((?:[^"\\]|\\.){1,2000})"')
 
 
@@ -160,12 +165,29 @@ def _config_value(config: dict[str, Any], key: str) -> str | None:
     return text or None
 
 
-def _seed(page: str, rules: tuple[tuple[str, re.Pattern[str]], ...], default: str) -> Extracted:
-    for name, pattern in rules:
-        match = pattern.search(page)
-        if match:
-            return Extracted(match.group(1), name, match.start(1))
-    return Extracted(default, "default")
+@attrs.frozen
+class SeedPage:
+    """The page as the seed rules read it: its UTF-8 bytes, and the same with ASCII letters lower-cased."""
+
+    raw: bytes
+    lowered: bytes
+
+    @classmethod
+    def of(cls, page: str) -> SeedPage:
+        raw = page.encode("utf-8", "surrogatepass")
+        return cls(raw, raw.lower())
+
+    def first(self, rules: SeedRules, default: str) -> Extracted:
+        for name, pattern in rules:
+            match = pattern.search(self.lowered)
+            if match:
+                value = self.raw[match.start(1):match.end(1)].decode("utf-8", "replace")
+                return Extracted(value, name, len(self.raw[:match.start(1)].decode("utf-8", "replace")))
+        return Extracted(default, "default")
+
+
+def _seed(page: str | SeedPage, rules: SeedRules, default: str) -> Extracted:
+    return (page if isinstance(page, SeedPage) else SeedPage.of(page)).first(rules, default)
 
 
 def _ajax_url(page: str) -> str | None:
@@ -185,7 +207,7 @@ def _ajax_url(page: str) -> str | None:
 def _legacy_box(page: str, markup: str, tag: Tag, count: int) -> ChatBox:
     attrs_ = tag.attributes
 
-    def pick(key: str, default: str, seed: tuple[tuple[str, re.Pattern[str]], ...]) -> Extracted:
+    def pick(key: str, default: str, seed: SeedRules) -> Extracted:
         value = attrs_.get(key, "").strip()
         if value:
             return Extracted(value, "wpaicg_container", tag.positions[key])
@@ -233,11 +255,12 @@ def extract_chatbox(page: str) -> ChatBox:
         markup, tag = containers[0]
         build = _legacy_box if markup in LEGACY_MARKUP else _aipkit_box
         return build(page, markup, tag, len(containers))
+    seed = SeedPage.of(page)
     return ChatBox(
         protocol="unknown",
         markup=None,
-        nonce=_seed(page, SEED_NONCE, DEFAULT_NONCE),
-        post_id=_seed(page, SEED_POST_ID, DEFAULT_POST_ID),
+        nonce=seed.first(SEED_NONCE, DEFAULT_NONCE),
+        post_id=seed.first(SEED_POST_ID, DEFAULT_POST_ID),
         ajax_url=_ajax_url(page),
     )
 
