@@ -107,10 +107,21 @@ async def ask(client: Client, site: Site, messages: Any, *, conversation: Conver
     conversation = conversation or new_conversation()
     deadline = deadline_in(client.settings.total_timeout)
     delivered: list[str] = []
-    async for attempt in stamina.retry_context(on=retry_hook(delivered), **retry_args(client.settings.retry)):
+    hook = retry_hook(delivered)
+    policy = client.settings.retry
+    try:  # the first attempt runs bare: most messages need no retry machinery at all
+        async for text in _renewing_nonce(client, site, prompt, conversation, trace, deadline):
+            delivered.append(text)
+            yield text
+        return
+    except ChatGptEsError as error:
+        wait = hook(error) if policy.attempts > 1 else False
+        if wait is False:
+            raise
+    await bounded(deadline, asyncio.sleep(policy.wait_initial if wait is True else wait))
+    async for attempt in stamina.retry_context(on=hook, **retry_args(policy, attempts=policy.attempts - 1)):
         with attempt:
-            if attempt.num > 1:
-                trace.note("retry", {"attempt": attempt.num}, "a transient failure before any text")
+            trace.note("retry", {"attempt": attempt.num + 1}, "a transient failure before any text")
             async for text in _renewing_nonce(client, site, prompt, conversation, trace, deadline):
                 delivered.append(text)
                 yield text
@@ -146,7 +157,8 @@ async def exchange(client: Client, site: Site, box: ChatBox, prompt: Prompt, con
             "send", send_request, client.session, request, site.url, settings, new_stamp()))
         follow: FollowUp | None = None
         outcomes = parse_answer(protocol, request.purpose, answer.head, answer.chunks(), settings.max_answer_bytes)
-        async for outcome in within(deadline, trace.parse(outcomes)):                  # Обработка ответа
+        stall = settings.connect_timeout + settings.read_timeout  # what curl allows between two reads
+        async for outcome in within(deadline, trace.parse(outcomes), stall):                  # Обработка ответа
             if isinstance(outcome, Text):
                 yield outcome.text                                                       # Выдача результата
             elif isinstance(outcome, FollowUp):

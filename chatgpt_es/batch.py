@@ -16,7 +16,9 @@ import asyncio
 import contextlib
 import datetime
 import json
+import sqlite3
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
@@ -116,7 +118,37 @@ def _decode(raw: bytes, line: int) -> Any:
         return _bad(line, f"not JSON ({error.msg} at column {error.colno})")
 
 
-def _parse(data: Any, line: int, seen: dict[Id, int]) -> BatchItem | BatchResult:
+class IdIndex:
+    """Ids met so far, each with a number, kept in a temporary SQLite file.
+
+    Duplicate detection and resume need every id seen; on disk, a batch of any size keeps flat memory.
+    """
+
+    def __init__(self) -> None:
+        self._folder = tempfile.TemporaryDirectory(prefix="chatgpt-es-batch-")
+        self._db = sqlite3.connect(Path(self._folder.name) / "ids.sqlite3")
+        self._db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; "
+                               "CREATE TABLE ids (key TEXT PRIMARY KEY, value INTEGER) WITHOUT ROWID;")
+
+    def get(self, key: Id) -> int | None:
+        row = self._db.execute("SELECT value FROM ids WHERE key = ?", (json.dumps(key),)).fetchone()
+        return None if row is None else int(row[0])
+
+    def put(self, key: Id, value: int) -> None:
+        self._db.execute("INSERT OR REPLACE INTO ids VALUES (?, ?)", (json.dumps(key), value))
+
+    def close(self) -> None:
+        self._db.close()
+        self._folder.cleanup()
+
+    def __enter__(self) -> IdIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _parse(data: Any, line: int, seen: IdIndex) -> BatchItem | BatchResult:
     if isinstance(data, BatchResult):
         return data
     if not isinstance(data, dict):
@@ -124,9 +156,10 @@ def _parse(data: Any, line: int, seen: dict[Id, int]) -> BatchItem | BatchResult
     key = data.get("id")
     if isinstance(key, bool) or not isinstance(key, str | int) or key == "":
         return _bad(line, "no id (a non-empty string or an integer)")
-    if key in seen:
-        return _bad(line, f"duplicate id {key!r} (first on line {seen[key]})")
-    seen[key] = line
+    first = seen.get(key)
+    if first is not None:
+        return _bad(line, f"duplicate id {key!r} (first on line {first})")
+    seen.put(key, line)
     has_one, has_many = "message" in data, "messages" in data
     if has_one == has_many:
         return _bad(line, 'both "message" and "messages"' if has_one else 'neither "message" nor "messages"', key)
@@ -143,20 +176,20 @@ def _parse(data: Any, line: int, seen: dict[Id, int]) -> BatchItem | BatchResult
 def read_items(source: str | Path | Iterable[Any]) -> Iterator[BatchItem | BatchResult]:
     """Items one at a time from a JSONL file (blank lines skipped) or from an iterable of dicts (line = its
     1-based position); a bad one is already its error result."""
-    seen: dict[Id, int] = {}
-    if not isinstance(source, str | Path):
-        for number, data in enumerate(source, start=1):
-            yield _parse(data, number, seen)
-        return
-    with open(source, "rb") as lines:
-        for number, raw in enumerate(lines, start=1):
-            if raw.strip():
-                yield _parse(_decode(raw, number), number, seen)
+    with IdIndex() as seen:
+        if not isinstance(source, str | Path):
+            for number, data in enumerate(source, start=1):
+                yield _parse(data, number, seen)
+            return
+        with open(source, "rb") as lines:
+            for number, raw in enumerate(lines, start=1):
+                if raw.strip():
+                    yield _parse(_decode(raw, number), number, seen)
 
 
-def scan_output(path: str | Path) -> tuple[set[Id], bool]:
-    """Ids whose last result line in ``path`` succeeded (unreadable lines ignored); is its last line torn?"""
-    last: dict[Id, bool] = {}
+def scan_output(path: str | Path, last: IdIndex) -> bool:
+    """Record in ``last`` whether each id's last result line in ``path`` succeeded (1) or not (0); unreadable
+    lines are ignored.  Returns whether the file's last line is torn (cut by a crash)."""
     torn = False
     if Path(path).exists():
         with open(path, "rb") as lines:
@@ -167,8 +200,8 @@ def scan_output(path: str | Path) -> tuple[set[Id], bool]:
                 except ValueError:
                     continue
                 if isinstance(data, dict) and isinstance(data.get("id"), str | int):
-                    last[data["id"]] = data.get("error") is None
-    return {key for key, ok in last.items() if ok}, torn
+                    last.put(data["id"], int(data.get("error") is None))
+    return torn
 
 
 async def run_item(client: Client, site: Site, item: BatchItem) -> BatchResult:
@@ -200,7 +233,8 @@ async def run_batch(client: Client, site: Site, items: str | Path | Iterable[Any
     if concurrency < 1:
         raise ValueError(f"concurrency must be >= 1, got {concurrency!r}")
     limiter = RateLimiter(rate) if rate else None
-    done, torn = scan_output(output_path)
+    done = IdIndex()
+    torn = scan_output(output_path, done)
     counts = {"total": 0, "succeeded": 0, "failed": 0, "skipped": 0}
     loop = asyncio.get_running_loop()
     start = loop.time()
@@ -221,7 +255,7 @@ async def run_batch(client: Client, site: Site, items: str | Path | Iterable[Any
                 counts["total"] += 1
                 if isinstance(item, BatchResult):
                     emit(item)
-                elif item.id in done:
+                elif done.get(item.id) == 1:
                     counts["skipped"] += 1
                     if on_skip is not None:
                         on_skip(item.id)
@@ -236,10 +270,13 @@ async def run_batch(client: Client, site: Site, items: str | Path | Iterable[Any
                     await limiter.wait()
                 emit(await runner(client, site, item))
 
-        async with asyncio.TaskGroup() as group:
-            group.create_task(produce())
-            for _ in range(concurrency):
-                group.create_task(work())
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(produce())
+                for _ in range(concurrency):
+                    group.create_task(work())
+        finally:
+            done.close()
     return BatchSummary(elapsed=loop.time() - start, **counts)
 
 

@@ -20,9 +20,10 @@ from .logs import get_logger
 T = TypeVar("T")
 log = get_logger()
 
-def retry_args(policy: RetryPolicy) -> dict[str, Any]:
-    return {"attempts": policy.attempts, "timeout": policy.timeout, "wait_initial": policy.wait_initial,
-            "wait_max": policy.wait_max, "wait_jitter": policy.wait_jitter}
+def retry_args(policy: RetryPolicy, attempts: int | None = None) -> dict[str, Any]:
+    """stamina's arguments for the policy (``attempts`` overrides the policy's count)."""
+    return {"attempts": policy.attempts if attempts is None else attempts, "timeout": policy.timeout,
+            "wait_initial": policy.wait_initial, "wait_max": policy.wait_max, "wait_jitter": policy.wait_jitter}
 
 
 def retry_hook(delivered: list[str]) -> Any:
@@ -50,12 +51,21 @@ async def bounded(deadline: float | None, awaitable: Awaitable[T]) -> T:
         raise DeadlineExceededError("the message's total deadline ran out") from None
 
 
-async def within(deadline: float | None, items: AsyncIterator[T]) -> AsyncIterator[T]:
+async def within(deadline: float | None, items: AsyncIterator[T], stall: float = 0.0) -> AsyncIterator[T]:
+    """``items``, each within the deadline.
+
+    ``stall`` is how long the transport itself lets one read wait (curl's stall limit): while more than
+    that is left, no timer is needed for the next item, which saves one per chunk of a long stream.
+    """
     iterator = aiter(items)
+    loop = asyncio.get_running_loop()
     while True:
         try:
-            async with asyncio.timeout_at(deadline):
+            if deadline is None or (stall > 0 and deadline - loop.time() > stall):
                 item = await anext(iterator)
+            else:
+                async with asyncio.timeout_at(deadline):
+                    item = await anext(iterator)
         except StopAsyncIteration:
             return
         except TimeoutError:
