@@ -105,6 +105,7 @@ async def ask(client: Client, site: Site, messages: Any, *, conversation: Conver
     require_curl_cffi()                                                        # Проверка curl_cffi
     prompt = trace.step("prompt", format_prompt, messages, site.system_prompt)  # Форматирование промпта
     conversation = conversation or new_conversation()
+    # Создание сессии curl_cffi: the client opens one session on first use and reuses it (Client.session)
     deadline = deadline_in(client.settings.total_timeout)
     delivered: list[str] = []
     hook = retry_hook(delivered)
