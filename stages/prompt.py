@@ -109,11 +109,14 @@ def _checked(messages: Any) -> list[tuple[str, str]]:
 
 
 def seed_format(turns: Sequence[tuple[str, str]]) -> str:
-    """The seed's prompt format: one ``Role: text`` line per turn, then ``Assistant:``."""
+    """The seed's prompt format: one ``Role: text`` line per turn, then ``Assistant:``.
+
+    Like the seed, blank earlier turns are left out; the last message always stays.
+    """
     if len(turns) == 1:
         return turns[0][1]
-    lines = [f"{role.capitalize()}: {text}" for role, text in turns if text.strip()]
-    return "\n".join(lines) + "\nAssistant:"
+    kept = [(role, text) for role, text in turns[:-1] if text.strip()] + [turns[-1]]
+    return "\n".join(f"{role.capitalize()}: {text}" for role, text in kept) + "\nAssistant:"
 
 
 def format_prompt(messages: Any, system_prompt: str = "") -> Prompt:
