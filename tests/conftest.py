@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -14,8 +15,15 @@ from typing import Any
 import aiohttp
 import attrs
 import pytest
+from hypothesis import settings
 
 from chatgpt_es.emulator import Emulator, EmulatorConfig, EmulatorThread
+
+# Property tests: no per-example deadline (a shared 2-core machine is noisy); in CI the examples are
+# derandomized, so a run is reproducible, while local runs keep exploring new ones.
+settings.register_profile("default", deadline=None)
+settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 LEGACY_CAPTURES = FIXTURES / "real"
