@@ -1,0 +1,72 @@
+"""The seed's provider surface: attributes, get_model, the endpoint rule, missing curl_cffi."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import pipeline
+from stages.extract import extract_chatbox
+from stages.models import ChatBox, Extracted
+
+
+def test_the_seeds_attributes() -> None:
+    provider = pipeline.ChatGptEs
+    assert provider.url == "https://chatgpt.es"
+    assert provider.api_endpoint == "https://chatgpt.es/wp-admin/admin-ajax.php"
+    assert provider.working and provider.supports_stream
+    assert isinstance(provider.supports_system_message, bool) and isinstance(provider.supports_message_history, bool)
+    assert provider.default_model == "gpt-4o"
+    assert provider.models == ["gpt-4", "gpt-4o", "gpt-4o-mini"]
+    assert provider.SYSTEM_PROMPT.startswith("Your default language is English.")
+
+
+@pytest.mark.parametrize(("asked", "got"), [("gpt-4", "gpt-4"), ("gpt-4o-mini", "gpt-4o-mini"), ("", "gpt-4o"),
+                                            (None, "gpt-4o"), ("claude-3", "gpt-4o")])
+def test_get_model_falls_back_to_the_default(asked: str | None, got: str) -> None:
+    assert pipeline.ChatGptEs.get_model(asked) == got
+
+
+def box_with(ajax_url: str | None) -> ChatBox:
+    return ChatBox(protocol="legacy", markup=None, nonce=Extracted("n", "r"), post_id=Extracted("1", "r"),
+                   ajax_url=ajax_url)
+
+
+def test_the_endpoint_rule() -> None:
+    class OnlyUrl(pipeline.ChatGptEs):
+        url = "https://other.test/chat/"
+
+    class Both(pipeline.ChatGptEs):
+        url = "https://other.test/chat/"
+        api_endpoint = "https://other.test/custom-ajax.php"
+
+    class Deeper(Both):
+        url = "https://third.test/"
+
+    page_endpoint = "https://other.test/sub/wp-admin/admin-ajax.php"
+    assert pipeline.ChatGptEs.site().endpoint_for(box_with(page_endpoint)) == pipeline.ChatGptEs.api_endpoint
+    assert OnlyUrl.site().endpoint_for(box_with(page_endpoint)) == page_endpoint
+    assert OnlyUrl.site().endpoint_for(box_with(None)) == "https://other.test/wp-admin/admin-ajax.php"
+    assert Both.site().endpoint_for(box_with(page_endpoint)) == "https://other.test/custom-ajax.php"
+    assert Deeper.site().endpoint_for(box_with(page_endpoint)) == page_endpoint  # its url is newer than the endpoint
+
+
+def test_the_page_endpoint_comes_from_wpaicg_params() -> None:
+    page = (Path(__file__).parents[1] / "fixtures/real/01-get-front-stream-off.html").read_text(encoding="utf-8")
+    assert extract_chatbox(page).ajax_url == "http://127.0.0.1:8080/wp-admin/admin-ajax.php"
+
+
+def test_missing_curl_cffi_is_reported_when_the_generator_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    generator = pipeline.ChatGptEs.create_async_generator("gpt-4o", [{"role": "user", "content": "hi"}])
+    monkeypatch.setitem(sys.modules, "curl_cffi", None)
+    monkeypatch.setitem(sys.modules, "curl_cffi.requests", None)
+
+    async def run() -> Any:
+        return await anext(generator)
+
+    with pytest.raises(pipeline.MissingRequirementsError, match="pip install -U curl_cffi"):
+        asyncio.run(run())
