@@ -241,6 +241,12 @@ class ChatGptEs:
         return clients[key]
 
     @classmethod
+    async def aclose(cls) -> None:
+        """Close the sessions this event loop's shared clients hold (they reopen on next use)."""
+        for client in cls._clients.pop(asyncio.get_running_loop(), {}).values():
+            await client.aclose()
+
+    @classmethod
     def chat(cls, proxy: str | None = None, *, system_prompt: str | None = None, **options: Any) -> Chat:
         """A :class:`~chatgpt_es.conversation.Chat` with this site that keeps its identity across turns."""
         return Chat(cls.client(proxy, **options), cls.site(system_prompt))

@@ -70,3 +70,18 @@ def test_missing_curl_cffi_is_reported_when_the_generator_runs(monkeypatch: pyte
 
     with pytest.raises(pipeline.MissingRequirementsError, match="pip install -U curl_cffi"):
         asyncio.run(run())
+
+
+def test_shared_clients_are_per_loop_and_closable(legacy_site: Any) -> None:
+    class Local(pipeline.ChatGptEs):
+        url = legacy_site.base_url + "/"
+
+    async def run() -> tuple[str, bool, int]:
+        first = pipeline.ChatGptEs.client()
+        same = pipeline.ChatGptEs.client() is first
+        text = "".join([c async for c in Local.create_async_generator("gpt-4o", [{"role": "user", "content": "hi"}],
+                                                                     system_prompt="")])
+        await pipeline.ChatGptEs.aclose()
+        return text, same, len(pipeline.ChatGptEs._clients.get(asyncio.get_running_loop(), {}))
+
+    assert asyncio.run(run()) == ("Echo: hi", True, 0)
