@@ -189,7 +189,7 @@ def test_stage_extract_reads_the_real_page() -> None:
 
 
 def test_stage_parse_prints_the_chunks() -> None:
-    done = cli("stage", "parse", str(FIXTURES / "cases" / "legacy-sse-real" / "answer.sse"))
+    done = cli("stage", "parse", str(FIXTURES / "real" / "20-post-valid-sse-stream-on.body.sse"))
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"chunks": ["Echo", ":", " Hello", " there"], "follow_up": None, "error": None}
 

@@ -26,8 +26,8 @@ def test_case_matches_its_expectations(case: Path) -> None:
 
 
 def test_a_tampered_expectation_is_reported_with_a_diff_naming_the_stage(tmp_path: Path) -> None:
-    case = tmp_path / "legacy-real-stream-off"
-    shutil.copytree(FIXTURES / "cases" / "legacy-real-stream-off", case)
+    case = tmp_path / "legacy-widget"
+    shutil.copytree(FIXTURES / "cases" / "legacy-widget", case)
     expected = json.loads((case / "expected.json").read_text())
     expected["extract"]["nonce"]["rule"] = "seed_any_nonce"
     (case / "expected.json").write_text(json.dumps(expected))
@@ -35,3 +35,4 @@ def test_a_tampered_expectation_is_reported_with_a_diff_naming_the_stage(tmp_pat
     assert mismatch.stage == "extract"
     assert '-  "rule": "seed_any_nonce",' in mismatch.diff
     assert '+  "rule": "wpaicg_container",' in mismatch.diff
+    assert mismatch.case == "legacy-widget"

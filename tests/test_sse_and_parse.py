@@ -16,9 +16,9 @@ from stages.parse import parse_answer
 from stages.payload import PROTOCOLS
 from stages.sse import SseState, end_sse, feed_sse
 
-CASES = Path(__file__).resolve().parents[1] / "fixtures" / "cases"
-LEGACY_SSE = (CASES / "legacy-sse-real" / "answer.sse").read_bytes()
-AIPKIT_SSE = (CASES / "aipkit-stream-real" / "answer.sse").read_bytes()
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+LEGACY_SSE = (FIXTURES / "real" / "20-post-valid-sse-stream-on.body.sse").read_bytes()
+AIPKIT_SSE = (FIXTURES / "real-aipkit" / "05-get-stream-message-1.body.sse").read_bytes()
 LEGACY_HEAD = AnswerHead("", 200, (("content-type", "text/event-stream;charset=UTF-8"),))
 AIPKIT_HEAD = AnswerHead("", 200, (("content-type", "text/event-stream; charset=utf-8"),))
 
