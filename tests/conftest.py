@@ -147,6 +147,20 @@ def parse_sse(body: bytes) -> list[SseMessage]:
     return messages
 
 
+def as_served(text: str, emu: Emulator, capture_nonce: str, capture_origin: str) -> str:
+    """A capture's text as an emulated site would serve it: its nonce, its origin in every spelling."""
+    from urllib.parse import quote
+
+    text = text.replace(capture_nonce, emu.current_nonce())
+    for old, new in (
+        (capture_origin, emu.base_url),
+        (capture_origin.replace("/", "\\/"), emu.base_url.replace("/", "\\/")),
+        (quote(capture_origin, safe=""), quote(emu.base_url, safe="")),
+    ):
+        text = text.replace(old, new)
+    return text
+
+
 def mask_error_ids(body: bytes) -> bytes:
     return re.sub(rb"id: err-\d+\n", b"id: err-T\n", body)
 

@@ -7,7 +7,7 @@ import json
 import re
 import uuid
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import pytest
 from conftest import (
@@ -15,6 +15,7 @@ from conftest import (
     AJAX,
     FakeClock,
     StartEmulator,
+    as_served,
     http,
     load_exchange,
     mask_error_ids,
@@ -33,14 +34,8 @@ PREAMBLE = b":" + b" " * 4096 + b"\n\n"
 
 
 def site_text(text: str, emu: Emulator) -> str:
-    text = text.replace(CAPTURE_NONCE, emu.current_nonce())
-    for old, new in (
-        (CAPTURE_ORIGIN, emu.base_url),
-        (CAPTURE_ORIGIN.replace("/", "\\/"), emu.base_url.replace("/", "\\/")),
-        (quote(CAPTURE_ORIGIN, safe=""), quote(emu.base_url, safe="")),
-    ):
-        text = text.replace(old, new)
-    return text
+    """A capture's text as this emulated site would show it (its nonce and its origin in every spelling)."""
+    return as_served(text, emu, CAPTURE_NONCE, CAPTURE_ORIGIN)
 
 
 def cache(emu: Emulator, message: str, *, multipart: bool = True, **extra: str) -> Any:

@@ -13,7 +13,6 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from conftest import (
@@ -22,6 +21,7 @@ from conftest import (
     MULTIPART_TYPE,
     FakeClock,
     StartEmulator,
+    as_served,
     http,
     load_exchange,
     parse_sse,
@@ -39,14 +39,7 @@ CAPTURE_ORIGIN = "http://127.0.0.1:8080"
 
 def site_text(text: str, emu: Emulator) -> str:
     """A capture's text as this emulated site would show it (its nonce and its origin in every spelling)."""
-    text = text.replace(CAPTURE_NONCE, emu.current_nonce())
-    for old, new in (
-        (CAPTURE_ORIGIN, emu.base_url),
-        (CAPTURE_ORIGIN.replace("/", "\\/"), emu.base_url.replace("/", "\\/")),
-        (quote(CAPTURE_ORIGIN, safe=""), quote(emu.base_url, safe="")),
-    ):
-        text = text.replace(old, new)
-    return text
+    return as_served(text, emu, CAPTURE_NONCE, CAPTURE_ORIGIN)
 
 
 def chat_form(emu: Emulator, message: str, history: str = "[]", **extra: str) -> dict[str, str]:
