@@ -77,7 +77,8 @@ class ParseState:
     stream: bool
     max_bytes: int
     received: int = 0
-    body: bytes = b""
+    #: the parts of a non-stream body received so far (joined once, at the end)
+    parts: tuple[bytes, ...] = ()
     sse: SseState = SseState()
     progress: StreamProgress = StreamProgress()
     #: an error an event decided; the outcomes before it are still delivered, then it is raised
@@ -155,7 +156,7 @@ def feed(state: ParseState, chunk: bytes) -> tuple[ParseState, tuple[Outcome, ..
         error = TooLargeError(f"the answer exceeded {state.max_bytes} bytes", status=state.head.status)
         return attrs.evolve(state, failure=error), ()
     if not state.stream:
-        return attrs.evolve(state, received=received, body=state.body + chunk), ()
+        return attrs.evolve(state, received=received, parts=(*state.parts, chunk)), ()
     sse, events = feed_sse(state.sse, chunk)
     state = attrs.evolve(state, received=received, sse=sse)
     return _events(state, events)
@@ -187,11 +188,12 @@ def finish(state: ParseState) -> tuple[ParseState, tuple[Outcome, ...]]:
             except ChatGptEsError as error:
                 state = attrs.evolve(state, failure=error)
         return state, outcomes
-    shared = shared_error(state.head, state.body)
+    body = b"".join(state.parts)
+    shared = shared_error(state.head, body)
     if shared is not None:
         return attrs.evolve(state, failure=shared), ()
     try:
-        return state, state.protocol.on_body(state.purpose, state.head, state.body)
+        return state, state.protocol.on_body(state.purpose, state.head, body)
     except ChatGptEsError as error:
         return attrs.evolve(state, failure=error), ()
 
