@@ -229,6 +229,10 @@ async def parse_answer(protocol: ChatProtocol, purpose: str, head: AnswerHead, c
         if not error.partial_text:
             error.partial_text = "".join(text)
         raise
+    finally:
+        close = getattr(chunks, "aclose", None)
+        if close is not None:
+            await close()  # an answer given up early frees its connection now, not when collected
 
 
 def _delivered(outcomes: tuple[Outcome, ...], text: list[str]) -> tuple[Outcome, ...]:
