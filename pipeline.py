@@ -38,6 +38,7 @@ from stages.errors import (
     ConsentRequiredError,
     DeadlineExceededError,
     EmbedNotAvailableError,
+    InvalidArgumentError,
     InvalidMessagesError,
     MissingRequirementsError,
     NonceRejectedError,
@@ -71,6 +72,7 @@ __all__ = [
     "ConsentRequiredError",
     "DeadlineExceededError",
     "EmbedNotAvailableError",
+    "InvalidArgumentError",
     "InvalidMessagesError",
     "MissingRequirementsError",
     "NonceRejectedError",
@@ -95,6 +97,7 @@ __all__ = [
 
 T = TypeVar("T")
 TRANSPORT_FIELDS = frozenset(field.name for field in attrs.fields(TransportOptions)) - {"proxy"}
+CLIENT_OPTIONS = TRANSPORT_FIELDS | {"timeout", "retries", "token_ttl"}
 log = get_logger()
 
 
@@ -229,15 +232,25 @@ class ChatGptEs:
 
     @classmethod
     def client(cls, proxy: str | None = None, **options: Any) -> Client:
-        """The shared client of the running event loop for these transport options.
+        """The shared client of the running event loop for these options.
 
-        ``options`` are :class:`~stages.transport.TransportOptions` fields
-        (``verify``, ``impersonate``, ``connect_timeout``, ``read_timeout``, …).
+        ``options``: ``timeout`` (seconds for a whole message), ``retries`` (attempts for transient
+        failures), ``token_ttl`` (seconds a page's nonce is reused), and any
+        :class:`~stages.transport.TransportOptions` field (``verify``, ``impersonate``,
+        ``connect_timeout``, ``read_timeout``, …).
         """
         clients = cls._clients.setdefault(asyncio.get_running_loop(), {})
         key = (proxy, tuple(sorted(options.items())))
         if key not in clients:
-            clients[key] = Client(Settings(transport=TransportOptions(proxy=proxy, **options)))
+            unknown = sorted(set(options) - CLIENT_OPTIONS)
+            if unknown:
+                raise InvalidArgumentError(f"unknown client options {unknown}; known: {sorted(CLIENT_OPTIONS)}")
+            transport = TransportOptions(proxy=proxy, **{k: v for k, v in options.items() if k in TRANSPORT_FIELDS})
+            default = Settings()
+            settings = Settings(transport=transport, total_timeout=options.get("timeout", default.total_timeout),
+                                token_ttl=options.get("token_ttl", default.token_ttl),
+                                retry=RetryPolicy(attempts=options.get("retries", default.retry.attempts)))
+            clients[key] = Client(settings)
         return clients[key]
 
     @classmethod
@@ -267,11 +280,11 @@ class ChatGptEs:
         trace: Trace | None = kwargs.pop("trace", None)
         system_prompt: str | None = kwargs.pop("system_prompt", None)
         client: Client | None = kwargs.pop("client", None)
-        ignored = sorted(set(kwargs) - TRANSPORT_FIELDS)
+        ignored = sorted(set(kwargs) - CLIENT_OPTIONS)
         if ignored:
             log.warning("options_ignored", options=ignored, reason="the site decides these itself")
         if client is None:
-            client = cls.client(proxy, **{k: v for k, v in kwargs.items() if k in TRANSPORT_FIELDS})
+            client = cls.client(proxy, **{k: v for k, v in kwargs.items() if k in CLIENT_OPTIONS})
         if not isinstance(messages, list):
             raise InvalidMessagesError(f"messages must be a list of {{role, content}} objects, "
                                        f"not {type(messages).__name__}")

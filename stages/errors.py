@@ -30,8 +30,12 @@ class MissingRequirementsError(ChatGptEsError, ImportError):
     """A required package (curl_cffi) cannot be imported."""
 
 
-class InvalidMessagesError(ChatGptEsError, ValueError):
-    """The caller's ``messages`` (or another argument) is malformed."""
+class InvalidArgumentError(ChatGptEsError, ValueError):
+    """An argument the caller gave is malformed (caught before any request)."""
+
+
+class InvalidMessagesError(InvalidArgumentError):
+    """The caller's ``messages`` is malformed: says which item and what is wrong."""
 
 
 class TransportError(ChatGptEsError):

@@ -85,3 +85,24 @@ def test_shared_clients_are_per_loop_and_closable(legacy_site: Any) -> None:
         return text, same, len(pipeline.ChatGptEs._clients.get(asyncio.get_running_loop(), {}))
 
     assert asyncio.run(run()) == ("Echo: hi", True, 0)
+
+
+def test_deadlines_and_retries_are_provider_options(start_emulator: Any) -> None:
+    site = start_emulator(latency=1.0)
+
+    class Slow(pipeline.ChatGptEs):
+        url = site.base_url + "/"
+
+    async def run() -> None:
+        try:
+            with pytest.raises(pipeline.DeadlineExceededError):
+                async for _ in Slow.create_async_generator("gpt-4o", [{"role": "user", "content": "hi"}],
+                                                           timeout=0.3, retries=1, connect_timeout=2.0):
+                    pass
+            with pytest.raises(pipeline.InvalidArgumentError, match="unknown client options"):
+                pipeline.ChatGptEs.client(None, colour="blue")
+        finally:
+            await pipeline.ChatGptEs.aclose()
+
+    asyncio.run(run())
+    assert site.counters.snapshot()["get"] == 1  # one attempt: the deadline is not retried
