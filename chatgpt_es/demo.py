@@ -37,6 +37,8 @@ async def run_demo() -> int:
                     for line in render_lines(trace.records):
                         click.secho("   " + line, dim=True)
             counts = site.counters.snapshot()
-            click.echo(f"   site counters: {counts['get']} GET, {counts['post']} POST for {len(CONVERSATION)} "
-                       f"messages (the page is fetched once; its nonce is reused)\n")
+            streams = counts["get"] - counts["pages"]
+            click.echo(f"   the site served {counts['pages']} page GET, {counts['post']} POST"
+                       + (f", {streams} stream GET" if streams else "")
+                       + f" for {len(CONVERSATION)} messages: the page is fetched once, its nonce reused\n")
     return 0
