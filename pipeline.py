@@ -111,7 +111,7 @@ async def ask(client: Client, site: Site, messages: Any, *, conversation: Conver
     # Создание сессии curl_cffi: the client opens one session on first use and reuses it (Client.session)
     deadline = deadline_in(client.settings.total_timeout)
     delivered: list[str] = []
-    hook = retry_hook(delivered)
+    hook = retry_hook(delivered, deadline)
     policy = client.settings.retry
     try:  # the first attempt runs bare: most messages need no retry machinery at all
         async for text in _renewing_nonce(client, site, prompt, conversation, trace, deadline):
@@ -142,8 +142,8 @@ async def _renewing_nonce(client: Client, site: Site, prompt: Prompt, conversati
         rejected = error
         log.info("nonce_rejected", site=site.url, rule=box.nonce.rule, protocol=box.protocol)
     renewed = await bounded(deadline, client.renew_nonce(site, box, trace))
-    if renewed.nonce.value == box.nonce.value:
-        raise rejected  # the site hands out nothing better: sending it again would only be refused again
+    if renewed.nonce.is_default:
+        raise rejected  # the page has no nonce at all: the seed's fallback value would only be refused again
     async for text in exchange(client, site, renewed, prompt, conversation, trace, deadline):
         yield text
 
@@ -161,8 +161,7 @@ async def exchange(client: Client, site: Site, box: ChatBox, prompt: Prompt, con
             "send", send_request, client.session, request, site.url, settings, new_stamp()))
         follow: FollowUp | None = None
         outcomes = parse_answer(protocol, request.purpose, answer.head, answer.chunks(), settings.max_answer_bytes)
-        stall = settings.connect_timeout + settings.read_timeout  # what curl allows between two reads
-        async for outcome in within(deadline, trace.parse(outcomes), stall):                  # Обработка ответа
+        async for outcome in within(deadline, trace.parse(outcomes)):                  # Обработка ответа
             if isinstance(outcome, Text):
                 yield outcome.text                                                       # Выдача результата
             elif isinstance(outcome, FollowUp):

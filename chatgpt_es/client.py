@@ -118,8 +118,7 @@ class Client:
         if cached is not None and cached.expires > time.monotonic():
             trace.note("fetch", {"url": site.url, "cached": True}, "page tokens from the cache")
             return cached.box
-        joined = await self._join(site, trace)
-        return joined if joined is not None else await self._single_flight(site, lambda: self._fetch(site, trace))
+        return await self._shared(site, trace, lambda: self._fetch(site, trace))
 
     async def renew_nonce(self, site: Site, rejected: ChatBox, trace: Trace) -> ChatBox:
         """A chat box with a fresh nonce after ``rejected`` was refused (shared by concurrent callers)."""
@@ -127,27 +126,23 @@ class Client:
         if cached is not None and cached.box.nonce.value != rejected.nonce.value:
             trace.note("fetch", {"url": site.url, "renewed": True}, "another task already renewed the nonce")
             return cached.box
-        joined = await self._join(site, trace)
-        if joined is not None:
-            return joined
         if PROTOCOLS[rejected.protocol].refresh_nonce is None:
             self.forget(site)
-            return await self._single_flight(site, lambda: self._fetch(site, trace))
-        return await self._single_flight(site, lambda: self._ask_nonce(site, rejected, trace))
+            return await self._shared(site, trace, lambda: self._fetch(site, trace))
+        return await self._shared(site, trace, lambda: self._ask_nonce(site, rejected, trace))
 
-    async def _join(self, site: Site, trace: Trace) -> ChatBox | None:
-        """The result of a fetch already under way for the site, if any (None: none, or it was cancelled)."""
-        pending = self._inflight.get(site.url)
-        if pending is None:
-            return None
-        trace.note("fetch", {"url": site.url, "shared": True}, "joined a page fetch already under way")
-        try:
-            return await asyncio.shield(pending)
-        except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                raise
-            return None  # the task doing the fetch was cancelled, not this one: fetch anew
+    async def _shared(self, site: Site, trace: Trace, work: Callable[[], Awaitable[ChatBox]]) -> ChatBox:
+        """Join the site's fetch under way, if any; else run ``work`` as the one fetch others will join."""
+        while (pending := self._inflight.get(site.url)) is not None:
+            trace.note("fetch", {"url": site.url, "shared": True}, "joined a page fetch already under way")
+            try:
+                return await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise
+                # the task doing that fetch was cancelled, not this one: join the next, or fetch anew
+        return await self._single_flight(site, work)
 
     async def _single_flight(self, site: Site, work: Callable[[], Awaitable[ChatBox]]) -> ChatBox:
         """Run ``work`` as the one fetch for the site; concurrent callers share its result or its error."""
@@ -167,7 +162,8 @@ class Client:
             future.set_result(box)
             return box
         finally:
-            del self._inflight[site.url]
+            if self._inflight.get(site.url) is future:
+                del self._inflight[site.url]
 
     async def _fetch(self, site: Site, trace: Trace) -> ChatBox:
         page = await trace.astep("fetch", fetch_page, self.session, site.url, self.settings.transport)

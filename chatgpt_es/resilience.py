@@ -26,13 +26,16 @@ def retry_args(policy: RetryPolicy, attempts: int | None = None) -> dict[str, An
             "wait_initial": policy.wait_initial, "wait_max": policy.wait_max, "wait_jitter": policy.wait_jitter}
 
 
-def retry_hook(delivered: list[str]) -> Any:
-    """Retry transient failures only, and never once text has reached the caller (it would repeat)."""
+def retry_hook(delivered: list[str], deadline: float | None) -> Any:
+    """Retry transient failures only; never once text has reached the caller (it would repeat), and never
+    past the message's deadline (a wait that would cross it ends the retries instead)."""
 
     def hook(error: Exception) -> bool | float:
         if delivered or not isinstance(error, ChatGptEsError) or not error.transient:
             return False
         wait = error.retry_after if isinstance(error, RateLimitedError) else None
+        if deadline is not None and asyncio.get_running_loop().time() + (wait or 0.0) >= deadline:
+            return False
         log.info("retry", error=type(error).__name__, detail=str(error)[:200], retry_after=wait)
         return True if wait is None else wait
 
@@ -43,34 +46,33 @@ def deadline_in(seconds: float | None) -> float | None:
     return None if seconds is None else asyncio.get_running_loop().time() + seconds
 
 
+def deadline_error(while_: str) -> DeadlineExceededError:
+    """The message's own deadline ran out: final, unlike a transport timeout, so never retried."""
+    error = DeadlineExceededError(f"the message's total deadline ran out {while_}")
+    error.transient = False
+    return error
+
+
 async def bounded(deadline: float | None, awaitable: Awaitable[T]) -> T:
     try:
         async with asyncio.timeout_at(deadline):
             return await awaitable
     except TimeoutError:
-        raise DeadlineExceededError("the message's total deadline ran out") from None
+        raise deadline_error("while waiting for the site") from None
 
 
-async def within(deadline: float | None, items: AsyncIterator[T], stall: float = 0.0) -> AsyncIterator[T]:
-    """``items``, each within the deadline.
-
-    ``stall`` is how long the transport itself lets one read wait (curl's stall limit): while more than
-    that is left, no timer is needed for the next item, which saves one per chunk of a long stream.
-    """
+async def within(deadline: float | None, items: AsyncIterator[T]) -> AsyncIterator[T]:
+    """``items``, each within the deadline (keep-alive comments in a stream do not reset it)."""
     iterator = aiter(items)
-    loop = asyncio.get_running_loop()
     while True:
         try:
-            if deadline is None or (stall > 0 and deadline - loop.time() > stall):
+            async with asyncio.timeout_at(deadline):
                 item = await anext(iterator)
-            else:
-                async with asyncio.timeout_at(deadline):
-                    item = await anext(iterator)
         except StopAsyncIteration:
             return
         except TimeoutError:
             await _close(iterator)
-            raise DeadlineExceededError("the message's total deadline ran out while reading the answer") from None
+            raise deadline_error("while reading the answer") from None
         yield item
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from typing import Any
@@ -36,6 +37,8 @@ from .models import AnswerHead, Headers, Outcome, Text, header
 from .sse import SseEvent, SseState, end_sse, feed_sse
 
 DEFAULT_MAX_ANSWER_BYTES = 8 * 1024 * 1024
+#: a longer Retry-After is read as this (a day): no sane wait is longer, and the deadline bounds it anyway
+MAX_RETRY_AFTER = 86_400.0
 
 
 @attrs.frozen
@@ -95,14 +98,13 @@ def retry_after_seconds(headers: Headers, now: float | None = None) -> float | N
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+        try:
+            seconds = email.utils.parsedate_to_datetime(value).timestamp() - (time.time() if now is None else now)
+        except (TypeError, ValueError, OverflowError):
+            return None
+    return min(max(0.0, seconds), MAX_RETRY_AFTER) if math.isfinite(seconds) else None
 
 
 def is_challenge(status: int, headers: Headers, body: bytes | str) -> bool:

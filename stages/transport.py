@@ -8,6 +8,7 @@ and fingerprint name the same browser.
 
 from __future__ import annotations
 
+import asyncio
 import warnings
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 
 INSTALL_HINT = 'Install or update "curl_cffi" package | pip install -U curl_cffi'
 DEFAULT_IMPERSONATE = "chrome"
+#: how long an aborted transfer may take to notice before its task is cancelled, seconds
+ABORT_GRACE = 1.0
 
 
 class InsecureTransportWarning(UserWarning):
@@ -127,7 +130,28 @@ class Answer:
         return b"".join(parts)
 
     async def aclose(self) -> None:
-        await self.response.aclose()
+        """Release the connection; a transfer still under way (an answer given up early) is aborted.
+
+        curl_cffi's own ``aclose`` waits for the whole transfer, which a keep-alive stream never ends.
+        """
+        task = getattr(self.response, "astream_task", None)
+        if task is None:
+            return
+        task.add_done_callback(_consume_outcome)
+        if task.done():
+            return
+        quit_now = getattr(self.response, "quit_now", None)
+        if quit_now is not None:
+            quit_now.set()  # curl stops at the next bytes that arrive
+        done, _ = await asyncio.wait({task}, timeout=ABORT_GRACE)
+        if not done:
+            task.cancel()  # nothing arrives to stop on: drop the transfer
+
+
+def _consume_outcome(task: asyncio.Future[Any]) -> None:
+    """An aborted transfer ends in an error nobody waits for: take it, so asyncio does not report it."""
+    if not task.cancelled():
+        task.exception()
 
 
 async def open_answer(session: AsyncSession[Response], method: str, url: str, options: TransportOptions,

@@ -124,3 +124,19 @@ def test_a_waiter_survives_the_cancellation_of_the_task_doing_the_shared_fetch(s
 
     assert asyncio.run(run()) == "Echo: waiter"
     assert site.counters.snapshot()["get"] >= 1
+
+
+def test_waiters_of_a_cancelled_fetch_share_one_new_fetch(start_emulator: Any) -> None:
+    site = start_emulator(latency=0.3)
+
+    async def run() -> list[str]:
+        async with pipeline.Client() as client:
+            owner = asyncio.create_task(answer(client, site_of(site), "owner"))
+            await asyncio.sleep(0.05)
+            waiters = [asyncio.create_task(answer(client, site_of(site), f"w{n}")) for n in range(3)]
+            await asyncio.sleep(0.05)
+            owner.cancel()
+            return list(await asyncio.gather(*waiters))
+
+    assert asyncio.run(run()) == ["Echo: w0", "Echo: w1", "Echo: w2"]
+    assert site.counters.snapshot()["pages"] == 2  # the cancelled one, and one shared by the three waiters

@@ -7,6 +7,8 @@ import io
 import json
 import logging
 import socket
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -192,3 +194,56 @@ def test_turning_tls_verification_off_warns_loudly() -> None:
 
     with pytest.warns(InsecureTransportWarning, match="verification is OFF"):
         asyncio.run(run())
+
+
+def test_keep_alive_comments_do_not_stretch_the_deadline() -> None:
+    from aiohttp import web
+    from e2e_helpers import serve_app
+
+    page = (Path(__file__).parents[1] / "fixtures/real/02-get-front-stream-on.html").read_bytes()
+
+    async def chat_page(_: web.Request) -> web.Response:
+        return web.Response(body=page, content_type="text/html")
+
+    async def keep_alive(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream;charset=UTF-8"})
+        await response.prepare(request)
+        for _ in range(50):
+            await response.write(b": keep-alive\n\n")
+            await asyncio.sleep(0.1)
+        return response
+
+    app = web.Application()
+    app.router.add_get("/", chat_page)
+    app.router.add_post("/wp-admin/admin-ajax.php", keep_alive)
+    with serve_app(app) as base:
+        site = pipeline.Site(url=base + "/", api_endpoint=base + "/wp-admin/admin-ajax.php", system_prompt="")
+        client = pipeline.Client(pipeline.Settings(total_timeout=0.8, retry=FAST_RETRIES))
+
+        async def run() -> float:
+            began = time.perf_counter()
+            async with client:
+                with pytest.raises(pipeline.DeadlineExceededError):
+                    async for _ in pipeline.ask(client, site, [{"role": "user", "content": "hi"}]):
+                        pass
+            return time.perf_counter() - began
+
+        assert asyncio.run(run()) < 1.5
+
+
+def test_a_long_retry_after_ends_the_retries_within_the_deadline(start_emulator: Any) -> None:
+    site = start_emulator(fault_rate=1.0, faults=("429",), retry_after=6)
+    client = pipeline.Client(pipeline.Settings(total_timeout=1.0, retry=FAST_RETRIES))
+
+    async def run() -> float:
+        began = time.perf_counter()
+        async with client:
+            with pytest.raises(pipeline.RateLimitedError) as caught:
+                async for _ in pipeline.ask(client, pipeline.Site(url=site.base_url + "/", system_prompt=""),
+                                            [{"role": "user", "content": "hi"}]):
+                    pass
+        assert caught.value.retry_after == 6
+        return time.perf_counter() - began
+
+    assert asyncio.run(run()) < 1.0
+    assert site.counters.snapshot()["post"] == 1
