@@ -51,7 +51,7 @@ class Site:
         if self.api_endpoint:
             return self.api_endpoint
         if box.ajax_url:
-            return box.ajax_url
+            return urllib.parse.urljoin(self.url, box.ajax_url)  # "relative URL" plugins print a path
         return urllib.parse.urljoin(self.url.rstrip("/") + "/", "/wp-admin/admin-ajax.php")
 
 

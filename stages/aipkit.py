@@ -8,7 +8,6 @@ visitor's ``session_id`` and the thread's ``conversation_uuid``.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from .errors import (
@@ -22,6 +21,7 @@ from .errors import (
     StreamInterruptedError,
     TokenLimitError,
 )
+from .jsontext import clean, loads
 from .models import (
     AnswerHead,
     ChatBox,
@@ -143,7 +143,7 @@ def on_body(purpose: str, head: AnswerHead, body: bytes) -> tuple[Outcome, ...]:
 
 def _event_json(event: SseEvent) -> Any:
     try:
-        return json.loads(event.data)
+        return loads(event.data)
     except ValueError:
         raise AnswerFormatError(f"the data of a {event.event!r} event is not JSON", body=event.data) from None
 
@@ -155,7 +155,7 @@ def on_event(progress: StreamProgress, event: SseEvent) -> tuple[StreamProgress,
         payload = _event_json(event)
         delta = payload.get("delta") if isinstance(payload, dict) else None
         if isinstance(delta, str):
-            return progress, ((Text(delta),) if delta else ())
+            return progress, ((Text(clean(delta)),) if delta else ())
         return progress, (Notice("data", event.data[:200]),)
     if name == "message_start":
         return StreamProgress(started=True, ended=progress.ended), (Notice(name, event.data[:200]),)

@@ -19,13 +19,13 @@ only run when no container answered.
 from __future__ import annotations
 
 import html
-import json
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import attrs
 
+from .jsontext import loads
 from .models import ChatBox, Extracted
 
 DEFAULT_NONCE = "8cf9917be2"
@@ -37,6 +37,8 @@ _AIPKIT_RULE = {"aipkit_chat_container": "aipkit_container", "aipkit_popup_wrapp
 
 #: longest tag we parse (an AIPKit data-config runs to ~10 KB); keeps every scan bounded
 MAX_TAG = 262_144
+#: how many ``<`` that start no tag may stand between a class name and its tag's own ``<``
+MAX_LOOK_BACK = 8
 
 _TAG_NAME = re.compile(r"<([A-Za-z][A-Za-z0-9:-]{0,63})")
 _ATTRIBUTE = re.compile(
@@ -123,20 +125,19 @@ def find_containers(page: str) -> Iterator[tuple[str, Tag]]:
     """Every chat container in document order, as (markup, tag).
 
     Linear: a class-name hit looks back for its tag's ``<`` no further than
-    the previous hit, and each tag is parsed once.
+    the previous hit (past a few stray ``<`` at most), and each tag is parsed once.
     """
     previous_hit, previous_start = 0, -1
-    parsed: set[int] = set()
+    tags: dict[int, Tag | None] = {}
+    seen: set[int] = set()
     for hit in _marker_hits(page):
         lt = page.rfind("<", previous_hit, hit)
         start = lt if lt != -1 else previous_start
-        previous_hit, previous_start = hit, start
-        if start < 0 or start in parsed:
+        tag = _enclosing_tag(page, start, hit, tags)
+        previous_hit, previous_start = hit, (tag.start if tag is not None else start)
+        if tag is None or tag.start in seen:
             continue
-        parsed.add(start)
-        tag = parse_tag(page, start)
-        if tag is None or hit >= tag.end:
-            continue
+        seen.add(tag.start)
         classes = tag.classes()
         for markup in LEGACY_MARKUP:
             if markup in classes:
@@ -149,9 +150,28 @@ def find_containers(page: str) -> Iterator[tuple[str, Tag]]:
                     break
 
 
+def _enclosing_tag(page: str, start: int, hit: int, tags: dict[int, Tag | None]) -> Tag | None:
+    """The start tag holding ``hit``, looking back from the ``<`` at ``start``.
+
+    A ``<`` that starts no tag (one inside an attribute value, ``a<b`` in a script) is stepped over, a
+    few times at most; a tag that parses but ends before the hit means the hit is text, not markup.
+    """
+    floor = max(0, hit - MAX_TAG)
+    for _ in range(MAX_LOOK_BACK):
+        if start < floor:
+            return None
+        if start not in tags:
+            tags[start] = parse_tag(page, start)
+        tag = tags[start]
+        if tag is not None:
+            return tag if hit < tag.end else None
+        start = page.rfind("<", floor, start)
+    return None
+
+
 def _aipkit_config(tag: Tag) -> dict[str, Any]:
     try:
-        config = json.loads(tag.attributes["data-config"])
+        config = loads(tag.attributes["data-config"])
     except ValueError:
         return {}
     return config if isinstance(config, dict) else {}
@@ -198,7 +218,7 @@ def _ajax_url(page: str) -> str | None:
     if match is None:
         return None
     try:
-        value = json.loads(f'"{match.group(1)}"')
+        value = loads(f'"{match.group(1)}"')
     except ValueError:
         return None
     return value if isinstance(value, str) and value else None

@@ -27,7 +27,7 @@ def decode_page(body: bytes, content_type: str) -> str:
     encoding = match.group(1) if match else "utf-8"
     try:
         return body.decode(encoding, "replace")
-    except LookupError:
+    except (LookupError, UnicodeError):  # an unknown charset, or one that cannot replace (idna, punycode)
         return body.decode("utf-8", "replace")
 
 

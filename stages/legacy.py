@@ -16,10 +16,12 @@ import attrs
 from .errors import (
     AnswerFormatError,
     ConsentRequiredError,
+    NonceRejectedError,
     SiteRefusedError,
     StreamInterruptedError,
     TokenLimitError,
 )
+from .jsontext import clean, loads
 from .models import AnswerHead, ChatBox, Conversation, HttpRequest, Outcome, Prompt, Stamp, Text
 from .parse import ChatProtocol, StreamProgress, leftover_error, load_json
 from .sse import SseEvent
@@ -77,13 +79,19 @@ def interpret_json(head: AnswerHead, answer: Any, body: bytes) -> tuple[Outcome,
     if status == "success" and isinstance(data, str):
         if CONSENT_TEXT in data:
             raise ConsentRequiredError("the site wants its consent checkbox ticked", status=head.status, body=body)
-        return (Text(data),) if data else ()
+        return (Text(clean(data)),) if data else ()
     raise AnswerFormatError("the answer has no status/data this protocol knows", status=head.status, body=body)
 
 
 def on_body(purpose: str, head: AnswerHead, body: bytes) -> tuple[Outcome, ...]:
     if head.status != 200:
-        raise leftover_error(head, body)
+        error = leftover_error(head, body)
+        if head.status == 403 and not isinstance(error, NonceRejectedError):
+            # WordPress's "The link you followed has expired." is translated on localised sites: a 403 from the
+            # chat action (Cloudflare's is recognised before this) is its nonce check failing, in any language.
+            error = NonceRejectedError("WordPress refused the request: for this action, the nonce check",
+                                       status=403, body=body)
+        raise error
     return interpret_json(head, load_json(head, body), body)
 
 
@@ -91,16 +99,16 @@ def on_event(progress: StreamProgress, event: SseEvent) -> tuple[StreamProgress,
     """One OpenAI-style chunk relayed by the plugin."""
     data = event.data.strip()
     if data == "[DONE]":
-        return StreamProgress(started=progress.started, ended=True), ()
+        return attrs.evolve(progress, ended=True), ()
     if data == "[LIMITED]":
         raise TokenLimitError("the site's token limit is reached", body=data)
     try:
-        chunk = json.loads(data)
+        chunk = loads(data)
     except ValueError:
         raise AnswerFormatError("an event of the stream is not JSON", body=data) from None
     if isinstance(chunk, dict) and ("tokenLimitReached" in chunk or "status" in chunk):
-        interpret_json(AnswerHead("", 200, ()), chunk, data.encode())
-        return progress, ()
+        whole = interpret_json(AnswerHead("", 200, ()), chunk, data.encode())  # a JSON answer inside the stream
+        return attrs.evolve(progress, started=progress.started or bool(whole), ended=True), whole
     if not isinstance(chunk, dict) or not isinstance(chunk.get("choices"), list):
         raise AnswerFormatError("an event of the stream has no choices", body=data)
     outcomes: list[Outcome] = []
@@ -111,7 +119,7 @@ def on_event(progress: StreamProgress, event: SseEvent) -> tuple[StreamProgress,
         delta = choice.get("delta")
         content = delta.get("content") if isinstance(delta, dict) else None
         if isinstance(content, str) and content:
-            progress, text = _screened(progress, content, data)
+            progress, text = _screened(progress, clean(content), data)
             outcomes += [Text(text)] if text else []
         ended = ended or bool(choice.get("finish_reason"))
     return attrs.evolve(progress, started=progress.started or bool(outcomes), ended=ended), tuple(outcomes)

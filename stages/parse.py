@@ -12,7 +12,6 @@ generation means by its JSON and events lives in its :class:`ChatProtocol`.
 from __future__ import annotations
 
 import email.utils
-import json
 import math
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable
@@ -33,6 +32,7 @@ from .errors import (
     TooLargeError,
     UnknownActionError,
 )
+from .jsontext import loads
 from .models import AnswerHead, Headers, Outcome, Text, header
 from .sse import SseEvent, SseState, end_sse, feed_sse
 
@@ -203,8 +203,8 @@ def finish(state: ParseState) -> tuple[ParseState, tuple[Outcome, ...]]:
 def load_json(head: AnswerHead, body: bytes) -> Any:
     """The body as JSON, or :class:`AnswerFormatError` saying what it was instead."""
     try:
-        return json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        return loads(body)
+    except ValueError:  # UnicodeDecodeError is one too
         if head.status != 200:
             raise leftover_error(head, body) from None
         raise AnswerFormatError("the answer is not valid JSON", status=head.status, body=body) from None

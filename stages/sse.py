@@ -13,6 +13,8 @@ import re
 
 import attrs
 
+from .jsontext import UTF8_BOM
+
 _LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
@@ -25,10 +27,12 @@ class SseEvent:
 
 @attrs.frozen
 class SseState:
-    #: bytes of an incomplete line
-    pending: bytes = b""
+    #: the parts of an incomplete line (joined only once its end arrives: a long line costs linear time)
+    pending: tuple[bytes, ...] = ()
     #: the last line ended with CR: a LF starting the next chunk belongs to it
     after_cr: bool = False
+    #: bytes have arrived (a byte-order mark is only skipped at the very start)
+    begun: bool = False
     event: str = ""
     data: tuple[str, ...] = ()
     id: str | None = None
@@ -53,7 +57,7 @@ def _field(state: SseState, line: str) -> SseState:
 
 def _dispatch(state: SseState) -> tuple[SseState, SseEvent | None]:
     event = SseEvent(state.event or "message", "\n".join(state.data), state.id) if state.data else None
-    return SseState(pending=state.pending, after_cr=state.after_cr), event
+    return SseState(pending=state.pending, after_cr=state.after_cr, begun=state.begun), event
 
 
 def _lines(state: SseState, lines: list[bytes]) -> tuple[SseState, tuple[SseEvent, ...]]:
@@ -72,12 +76,18 @@ def feed_sse(state: SseState, chunk: bytes) -> tuple[SseState, tuple[SseEvent, .
     """Add ``chunk`` to the stream; return the new state and the events it completed."""
     if not chunk:
         return state, ()
+    if not state.begun:
+        chunk = chunk.removeprefix(UTF8_BOM)  # as the SSE spec says, one leading BOM is not part of the stream
     if state.after_cr and chunk.startswith(b"\n"):
         chunk = chunk[1:]  # the LF of a CRLF split across chunks
-    buffer = state.pending + chunk
+    if b"\n" not in chunk and b"\r" not in chunk:
+        pending = (*state.pending, chunk) if chunk else state.pending
+        return attrs.evolve(state, pending=pending, after_cr=False, begun=True), ()
+    buffer = b"".join(state.pending) + chunk
     parts = _LINE_END.split(buffer)
     rest = parts.pop()
-    return _lines(attrs.evolve(state, pending=rest, after_cr=buffer.endswith(b"\r")), parts)
+    return _lines(attrs.evolve(state, pending=(rest,) if rest else (), after_cr=buffer.endswith(b"\r"),
+                               begun=True), parts)
 
 
 def end_sse(state: SseState) -> tuple[SseEvent, ...]:

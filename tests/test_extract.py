@@ -153,3 +153,24 @@ def test_the_first_of_several_containers_wins_and_all_are_counted() -> None:
 def test_class_names_must_match_whole_tokens() -> None:
     page = '<div class="wpaicg-chat-shortcode-content" data-nonce="1111111111"></div>'
     assert extract_chatbox(page).protocol == "unknown"
+
+
+@pytest.mark.parametrize("before", ['<div data-title="a<b" ', '<div data-x="<<<" '])
+def test_a_stray_less_than_inside_an_earlier_attribute_does_not_hide_the_container(before: str) -> None:
+    page = f'<p>x</p>{before}class="wpaicg-chat-shortcode" data-nonce="realnonce1" data-post-id="7">'
+    box = extract_chatbox(page)
+    assert (box.protocol, box.nonce.value, box.nonce.rule, box.post_id.value) == (
+        "legacy", "realnonce1", "wpaicg_container", "7")
+
+
+def test_a_class_name_in_script_text_is_not_a_container() -> None:
+    page = ('<script>if (a<b) { x = "wpaicg-chat-shortcode"; }</script>'
+            '<div class="wpaicg-chat-shortcode" data-nonce="n2" data-post-id="8"></div>')
+    box = extract_chatbox(page)
+    assert (box.nonce.value, box.containers) == ("n2", 1)
+
+
+@pytest.mark.parametrize("config", ["[" * 100_000, '{"nonce": "abc"'])
+def test_a_broken_data_config_never_raises(config: str) -> None:
+    page = f"<div class='aipkit_chat_container' data-config='{config}'></div>"
+    assert extract_chatbox(page).protocol == "aipkit"

@@ -84,3 +84,36 @@ def test_the_parse_driver_yields_each_chunk_as_it_arrives() -> None:
 
     order = asyncio.run(run())
     assert order == ["text:Echo|sent:1", "text::|sent:2", "text: Hello|sent:3", "text: there|sent:4"]
+
+
+def test_a_localised_nonce_refusal_is_still_a_nonce_refusal() -> None:
+    head = AnswerHead("", 403, (("content-type", "text/html; charset=UTF-8"),))
+    result = parse_bytes("legacy", "message", head, [b"El enlace que has seguido ha caducado."])
+    assert result["error"] == "NonceRejectedError"
+
+
+def test_byte_order_marks_and_lone_surrogates_are_handled() -> None:
+    json_head = AnswerHead("", 200, (("content-type", "application/json"),))
+    body = b'\xef\xbb\xbf{"status":"success","data":"Hi \\ud83d there"}'
+    assert parse_bytes("legacy", "message", json_head, [body])["chunks"] == ["Hi \ufffd there"]
+    stream = b'\xef\xbb\xbfdata: {"choices":[{"delta":{"content":"Hello"}}]}\n\ndata: [DONE]\n\n'
+    assert parse_bytes("legacy", "message", LEGACY_HEAD, [stream])["chunks"] == ["Hello"]
+
+
+def test_held_text_is_delivered_when_done_comes_without_a_finish_reason() -> None:
+    stream = b'data: {"choices":[{"delta":{"content":"Du"}}]}\n\ndata: [DONE]\n\n'
+    assert parse_bytes("legacy", "message", LEGACY_HEAD, [stream]) == {"chunks": ["Du"], "follow_up": None,
+                                                                       "error": None}
+
+
+def test_a_json_answer_inside_a_stream_is_delivered() -> None:
+    stream = b'data: {"status":"success","data":"Hello"}\n\n'
+    assert parse_bytes("legacy", "message", LEGACY_HEAD, [stream]) == {"chunks": ["Hello"], "follow_up": None,
+                                                                       "error": None}
+
+
+def test_deeply_nested_json_is_a_format_error() -> None:
+    json_head = AnswerHead("", 200, (("content-type", "application/json"),))
+    assert parse_bytes("legacy", "message", json_head, [b"[" * 100_000])["error"] == "AnswerFormatError"
+    assert parse_bytes("aipkit", "stream", AIPKIT_HEAD, [b"data: " + b"[" * 100_000 + b"\n\n"])["error"] == (
+        "AnswerFormatError")
