@@ -239,16 +239,19 @@ class ChatGptEs:
         ``connect_timeout``, ``read_timeout``, …).
         """
         clients = cls._clients.setdefault(asyncio.get_running_loop(), {})
-        key = (proxy, tuple(sorted(options.items())))
+        key = (proxy, tuple(sorted((name, repr(value)) for name, value in options.items())))
         if key not in clients:
             unknown = sorted(set(options) - CLIENT_OPTIONS)
             if unknown:
                 raise InvalidArgumentError(f"unknown client options {unknown}; known: {sorted(CLIENT_OPTIONS)}")
-            transport = TransportOptions(proxy=proxy, **{k: v for k, v in options.items() if k in TRANSPORT_FIELDS})
             default = Settings()
-            settings = Settings(transport=transport, total_timeout=options.get("timeout", default.total_timeout),
-                                token_ttl=options.get("token_ttl", default.token_ttl),
-                                retry=RetryPolicy(attempts=options.get("retries", default.retry.attempts)))
+            try:
+                transport = TransportOptions(proxy=proxy, **{k: v for k, v in options.items() if k in TRANSPORT_FIELDS})
+                settings = Settings(transport=transport, total_timeout=options.get("timeout", default.total_timeout),
+                                    token_ttl=options.get("token_ttl", default.token_ttl),
+                                    retry=RetryPolicy(attempts=options.get("retries", default.retry.attempts)))
+            except (TypeError, ValueError) as error:
+                raise InvalidArgumentError(f"bad client option: {error}") from None
             clients[key] = Client(settings)
         return clients[key]
 

@@ -63,6 +63,8 @@ def _decode(raw: bytes, line: int) -> Any:
         return _bad(line, "not UTF-8")
     except json.JSONDecodeError as error:
         return _bad(line, f"not JSON ({error.msg} at column {error.colno})")
+    except (ValueError, RecursionError) as error:  # e.g. an integer past Python's digit limit, deep nesting
+        return _bad(line, f"not JSON this reader can take ({type(error).__name__}: {str(error)[:80]})")
 
 
 class IdIndex:
@@ -144,7 +146,7 @@ def scan_output(path: str | Path, last: IdIndex) -> bool:
                 torn = not raw.endswith(b"\n")
                 try:
                     data = json.loads(raw)
-                except ValueError:
+                except (ValueError, RecursionError):
                     continue
                 if isinstance(data, dict) and isinstance(data.get("id"), str | int):
                     last.put(data["id"], int(data.get("error") is None))

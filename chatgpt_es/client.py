@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from stages import checks
 from stages.errors import AnswerFormatError
 from stages.extract import extract_chatbox
 from stages.fetch import fetch_page
@@ -59,21 +60,22 @@ class Site:
 class RetryPolicy:
     """Retries of transient failures (stamina: exponential backoff with jitter)."""
 
-    attempts: int = 4
-    timeout: float = 60.0
-    wait_initial: float = 0.2
-    wait_max: float = 5.0
-    wait_jitter: float = 0.5
+    attempts: int = attrs.field(default=4, validator=checks.count)
+    timeout: float = attrs.field(default=60.0, validator=checks.seconds)
+    wait_initial: float = attrs.field(default=0.2, validator=checks.seconds)
+    wait_max: float = attrs.field(default=5.0, validator=checks.seconds)
+    wait_jitter: float = attrs.field(default=0.5, validator=checks.seconds)
 
 
 @attrs.frozen
 class Settings:
-    transport: TransportOptions = TransportOptions()
-    token_ttl: float = DEFAULT_TOKEN_TTL
-    retry: RetryPolicy = RetryPolicy()
+    transport: TransportOptions = attrs.field(default=TransportOptions(),
+                                              validator=attrs.validators.instance_of(TransportOptions))
+    token_ttl: float = attrs.field(default=DEFAULT_TOKEN_TTL, validator=checks.seconds)
+    retry: RetryPolicy = attrs.field(default=RetryPolicy(), validator=attrs.validators.instance_of(RetryPolicy))
     #: the deadline for one whole message (all its requests and retries); None = none
-    total_timeout: float | None = 180.0
-    held_conversations: int = 1024
+    total_timeout: float | None = attrs.field(default=180.0, validator=checks.seconds_or_none)
+    held_conversations: int = attrs.field(default=1024, validator=checks.count)
 
 
 @attrs.frozen

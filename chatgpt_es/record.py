@@ -15,12 +15,13 @@ from typing import Any
 
 import attrs
 
+from stages.errors import ChatGptEsError
 from stages.extract import extract_chatbox
 from stages.fetch import fetch_page
 from stages.models import FollowUp, HttpRequest
 from stages.payload import build_payload, new_conversation, new_stamp, protocol_for
 from stages.prompt import format_prompt
-from stages.redact import redact_headers
+from stages.redact import redact_headers, redact_url
 from stages.send import send_request
 
 from .client import Client, Site
@@ -66,15 +67,17 @@ async def record_case(client: Client, site: Site, message: str, target: Path) ->
     target.mkdir(parents=True, exist_ok=True)
     (target / "page.html").write_text(page.text.replace(nonce, STAND_IN_NONCE), encoding="utf-8")
     safe_box = attrs.evolve(box, nonce=attrs.evolve(box.nonce, value=STAND_IN_NONCE))
-    payload = build_payload(prompt, safe_box, conversation, endpoint, stamp, site.url)
+    safe_endpoint, safe_site = redact_url(endpoint) or endpoint, redact_url(site.url) or site.url
+    payload = build_payload(prompt, safe_box, conversation, safe_endpoint, stamp, safe_site)
     case = {
-        "description": f"recorded from {site.url} with the message {message!r}",
+        "description": f"recorded from {safe_site} with the message {message!r}",
         "source": "chatgpt-es record",
-        "page": {"file": "page.html", "url": page.url, "status": page.status, "headers": _headers(page.headers)},
+        "page": {"file": "page.html", "url": redact_url(page.url), "status": page.status,
+                 "headers": _headers(page.headers)},
         "messages": messages,
         "system_prompt": site.system_prompt,
         "payload": {"conversation": attrs.asdict(conversation), "stamp": attrs.asdict(stamp),
-                    "endpoint": endpoint, "site_url": site.url},
+                    "endpoint": safe_endpoint, "site_url": safe_site},
         "answers": answers,
     }
     expected = {
@@ -87,7 +90,8 @@ async def record_case(client: Client, site: Site, message: str, target: Path) ->
     _dump(target / "expected.json", expected)
     problems = compare(target)
     if problems:
-        raise RuntimeError("the recorded case does not replay: " + "; ".join(p.stage for p in problems))
+        raise ChatGptEsError("the recorded case does not replay at stage(s) "
+                             + ", ".join(p.stage for p in problems) + f"; see {target}")
     return target
 
 

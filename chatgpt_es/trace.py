@@ -17,7 +17,7 @@ from typing import Any, ParamSpec, TypeVar
 import attrs
 
 from stages.models import ChatBox, FollowUp, HttpRequest, NewNonce, Notice, Outcome, Page, Prompt, Text
-from stages.redact import redact_url
+from stages.redact import redact, redact_url
 from stages.transport import Answer
 
 from .logs import get_logger
@@ -77,7 +77,7 @@ def summarize(output: Any) -> Any:
     if isinstance(output, HttpRequest):
         return {"method": output.method, "url": redact_url(output.url), "purpose": output.purpose,
                 "encoding": output.encoding if output.method == "POST" else None,
-                "fields": {k: _short(v) for k, v in output.form + output.query}}
+                "fields": {k: _short(redact(v)) for k, v in output.form + output.query}}
     if isinstance(output, Answer):
         head = output.head
         return {"status": head.status, "content_type": head.content_type, "url": redact_url(head.url)}

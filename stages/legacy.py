@@ -24,6 +24,7 @@ from .errors import (
 from .jsontext import clean, loads
 from .models import AnswerHead, ChatBox, Conversation, HttpRequest, Outcome, Prompt, Stamp, Text
 from .parse import ChatProtocol, StreamProgress, leftover_error, load_json
+from .redact import without_userinfo
 from .sse import SseEvent
 
 SHORTCODE_ACTION = "wpaicg_chat_shortcode_message"
@@ -53,7 +54,7 @@ def build_request(prompt: Prompt, box: ChatBox, conversation: Conversation, endp
         form=(
             ("_wpnonce", box.nonce.value),
             ("post_id", box.post_id.value),
-            ("url", box.page_url or site_url),
+            ("url", box.page_url or without_userinfo(site_url)),
             ("action", action),
             ("message", prompt.text),
             ("bot_id", bot_id),

@@ -11,7 +11,15 @@ from typing import Literal
 
 import attrs
 
+from .redact import redact_url
+
 Role = Literal["user", "assistant"]
+
+
+def _shown_url(url: str) -> str:
+    """How a URL appears in a repr: its credentials, if any, masked (the value itself is kept whole)."""
+    return repr(redact_url(url))
+
 Headers = tuple[tuple[str, str], ...]
 
 
@@ -55,7 +63,7 @@ class Prompt:
 class Page:
     """Output of the fetch stage."""
 
-    url: str
+    url: str = attrs.field(repr=_shown_url)
     status: int
     headers: Headers
     text: str
@@ -137,7 +145,7 @@ class HttpRequest:
     """Output of the payload stage: one HTTP request to make."""
 
     method: Literal["GET", "POST"]
-    url: str
+    url: str = attrs.field(repr=_shown_url)
     #: ``message`` (legacy chat POST), ``cache`` / ``stream`` (AIPKit), ``nonce`` (AIPKit nonce refresh)
     purpose: str
     form: tuple[tuple[str, str], ...] = ()
@@ -156,7 +164,7 @@ class HttpRequest:
 class AnswerHead:
     """Status line and headers of an answer; the body arrives separately, in chunks."""
 
-    url: str
+    url: str = attrs.field(repr=_shown_url)
     status: int
     headers: Headers
 

@@ -98,14 +98,17 @@ def _checked(messages: Any) -> list[tuple[str, str]]:
         if role not in ROLES:
             raise InvalidMessagesError(f"{where}.role is {role!r}; expected one of {sorted(ROLES)}")
         text = content_text(item["content"], where)
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as error:
-            raise InvalidMessagesError(
-                f"{where}.content has a character that cannot be sent (at {error.start}: "
-                f"{text[error.start:error.end]!r}, a lone surrogate?)") from None
+        _sendable(text, f"{where}.content")
         checked.append((role, text))
     return checked
+
+
+def _sendable(text: str, where: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise InvalidMessagesError(f"{where} has a character that cannot be sent (at {error.start}: "
+                                   f"{text[error.start:error.end]!r}, a lone surrogate?)") from None
 
 
 def seed_format(turns: Sequence[tuple[str, str]]) -> str:
@@ -125,6 +128,9 @@ def format_prompt(messages: Any, system_prompt: str = "") -> Prompt:
     ``system_prompt`` (the provider's ``SYSTEM_PROMPT``) comes first, then the
     caller's own system messages.  The last message must be the user's.
     """
+    if not isinstance(system_prompt, str):
+        raise InvalidMessagesError(f"the system prompt is {type(system_prompt).__name__}, not a string")
+    _sendable(system_prompt, "the system prompt")
     checked = _checked(messages)
     role, message = checked[-1]
     if role != "user":

@@ -17,6 +17,12 @@ def redact_url(url: str | None) -> str | None:
     return _USERINFO.sub(lambda m: f"{m.group('scheme')}{MASK}@", url)
 
 
+def without_userinfo(url: str) -> str:
+    """The URL with any ``user:password@`` removed: what a browser shows and sends as Origin or Referer."""
+    parts = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
 def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
     """``text`` with any URL credentials and each given secret (and its URL-quoted form) masked."""
     text = _USERINFO.sub(lambda m: f"{m.group('scheme')}{MASK}@", text)
@@ -33,7 +39,7 @@ def proxy_secrets(proxy: str | None) -> tuple[str, ...]:
     """The credentials inside a proxy URL, to mask wherever they might show up."""
     if not proxy:
         return ()
-    parts = urllib.parse.urlsplit(proxy)
+    parts = urllib.parse.urlsplit(proxy if "://" in proxy else "http://" + proxy)  # curl takes "user:pw@host"
     # a very short user name would mask ordinary words; the password is always masked
     found = tuple(s for s in (parts.password, parts.username if len(parts.username or "") >= 4 else None) if s)
     return found + tuple(urllib.parse.unquote(s) for s in found if urllib.parse.unquote(s) != s)

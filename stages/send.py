@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from .models import HttpRequest, Stamp
 from .payload import encode_body, request_url
+from .redact import without_userinfo
 from .transport import Answer, TransportOptions, open_answer
 
 if TYPE_CHECKING:
@@ -18,13 +19,14 @@ if TYPE_CHECKING:
 
 
 def site_origin(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
+    """``scheme://host[:port]`` of a URL (never its credentials)."""
+    parts = urllib.parse.urlsplit(without_userinfo(url))
     return f"{parts.scheme}://{parts.netloc}"
 
 
 def request_headers(request: HttpRequest, site_url: str, content_type: str | None) -> dict[str, str]:
     """The seed's headers (referer, origin, accept, content-type) plus the request's own."""
-    headers = {"accept": "*/*", "referer": site_url.rstrip("/") + "/"}
+    headers = {"accept": "*/*", "referer": without_userinfo(site_url).rstrip("/") + "/"}
     if request.method == "POST":
         headers["origin"] = site_origin(site_url)
     if content_type:

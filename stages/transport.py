@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from . import checks
 from .errors import (
     DeadlineExceededError,
     MissingRequirementsError,
@@ -22,7 +23,7 @@ from .errors import (
     TransportError,
 )
 from .models import AnswerHead
-from .redact import proxy_secrets, redact
+from .redact import proxy_secrets, redact, redact_headers
 
 if TYPE_CHECKING:
     from curl_cffi.requests import AsyncSession, Response
@@ -47,16 +48,18 @@ def require_curl_cffi() -> None:
 
 @attrs.frozen
 class TransportOptions:
-    impersonate: str = DEFAULT_IMPERSONATE
-    proxy: str | None = attrs.field(default=None, repr=False)
+    """How requests are made.  Checked when made: a wrong type or value fails here, not mid-request."""
+
+    impersonate: str = attrs.field(default=DEFAULT_IMPERSONATE, validator=checks.text)
+    proxy: str | None = attrs.field(default=None, repr=False, validator=attrs.validators.optional(checks.text))
     #: True, False, or the path of a CA bundle (PEM) to verify against
-    verify: bool | str = True
-    connect_timeout: float = 10.0
-    read_timeout: float = 60.0
-    user_agent: str | None = None
-    accept_language: str = "en-US,en;q=0.9"
-    max_page_bytes: int = 8 * 1024 * 1024
-    max_answer_bytes: int = 8 * 1024 * 1024
+    verify: bool | str = attrs.field(default=True, validator=attrs.validators.instance_of((bool, str)))
+    connect_timeout: float = attrs.field(default=10.0, validator=checks.seconds)
+    read_timeout: float = attrs.field(default=60.0, validator=checks.seconds)
+    user_agent: str | None = attrs.field(default=None, validator=attrs.validators.optional(checks.text))
+    accept_language: str = attrs.field(default="en-US,en;q=0.9", validator=checks.text)
+    max_page_bytes: int = attrs.field(default=8 * 1024 * 1024, validator=checks.count)
+    max_answer_bytes: int = attrs.field(default=8 * 1024 * 1024, validator=checks.count)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -166,6 +169,7 @@ async def open_answer(session: AsyncSession[Response], method: str, url: str, op
     head = AnswerHead(
         url=str(response.url),
         status=int(response.status_code),
-        headers=tuple((str(k), str(v)) for k, v in response.headers.multi_items()),
+        # cookies stay in curl's jar; what the stages see (and traces keep) never holds them
+        headers=redact_headers(tuple((str(k), str(v)) for k, v in response.headers.multi_items())),
     )
     return Answer(head, response, options)

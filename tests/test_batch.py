@@ -257,13 +257,15 @@ def test_bad_lines_reported_with_line_numbers(start_emulator: StartEmulator, tmp
         "[1, 2]",                                    # 11
         "   ",                                       # 12 blank
         {"id": "g", "message": "last"},              # 13
+        '{"id": ' + "9" * 5000 + ', "message": "x"}',  # 14 an integer past the digit limit
+        "[" * 100_000,                               # 15 nested too deeply
     ]
     output = tmp_path / "out.jsonl"
     summary = go(emu, write_jsonl(tmp_path / "in.jsonl", rows), output)
-    assert (summary.total, summary.succeeded, summary.failed) == (11, 2, 9)
+    assert (summary.total, summary.succeeded, summary.failed) == (13, 2, 11)
     results = read_results(output)
     bad = {r["line"]: r for r in results if r["error"] is not None}
-    assert sorted(bad) == [3, 4, 5, 6, 7, 8, 9, 10, 11]
+    assert sorted(bad) == [3, 4, 5, 6, 7, 8, 9, 10, 11, 14, 15]
     for line, result in bad.items():
         assert result["error"]["type"] == "InvalidInputLine"
         assert result["error"]["message"].startswith(f"line {line}: ")
@@ -277,6 +279,8 @@ def test_bad_lines_reported_with_line_numbers(start_emulator: StartEmulator, tmp
     assert "empty" in bad[9]["error"]["message"]
     assert "not UTF-8" in bad[10]["error"]["message"]
     assert "not a JSON object" in bad[11]["error"]["message"]
+    assert "not JSON this reader can take (ValueError" in bad[14]["error"]["message"]
+    assert "not JSON this reader can take (RecursionError" in bad[15]["error"]["message"]
     good = last_by_id([r for r in results if r["error"] is None])
     assert good["a"]["answer"] == "Echo: first" and good["g"]["answer"] == "Echo: last"
     assert posts(emu) == 2

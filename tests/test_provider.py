@@ -106,3 +106,23 @@ def test_deadlines_and_retries_are_provider_options(start_emulator: Any) -> None
 
     asyncio.run(run())
     assert site.counters.snapshot()["get"] == 1  # one attempt: the deadline is not retried
+
+
+@pytest.mark.parametrize("options", [{"timeout": "5"}, {"verify": ["x"]}, {"retries": 0}, {"connect_timeout": -1},
+                                     {"max_answer_bytes": 1.5}])
+def test_bad_option_values_are_typed_errors(options: dict[str, Any]) -> None:
+    async def run() -> None:
+        with pytest.raises(pipeline.InvalidArgumentError, match="bad client option"):
+            pipeline.ChatGptEs.client(None, **options)
+
+    asyncio.run(run())
+
+
+def test_an_unsendable_system_prompt_is_refused_before_any_request() -> None:
+    async def run() -> None:
+        with pytest.raises(pipeline.InvalidMessagesError, match="system prompt"):
+            async for _ in pipeline.ChatGptEs.create_async_generator(
+                    "gpt-4o", [{"role": "user", "content": "hi"}], system_prompt="\ud800"):
+                pass
+
+    asyncio.run(run())

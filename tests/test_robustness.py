@@ -247,3 +247,34 @@ def test_a_long_retry_after_ends_the_retries_within_the_deadline(start_emulator:
 
     assert asyncio.run(run()) < 1.0
     assert site.counters.snapshot()["post"] == 1
+
+
+def test_proxy_credentials_without_a_scheme_are_still_secrets() -> None:
+    from stages.redact import proxy_secrets
+
+    assert "s3cr3tpw" in proxy_secrets("alice:s3cr3tpw@127.0.0.1:8080")
+
+
+def test_site_credentials_stay_out_of_headers_traces_and_recorded_cases(legacy_site: Any, tmp_path: Path) -> None:
+    from chatgpt_es.record import record_case
+    from stages.models import HttpRequest
+    from stages.send import request_headers
+
+    secret = "hunter2pw"
+    url = legacy_site.base_url.replace("http://", f"http://bob:{secret}@") + "/"
+    headers = request_headers(HttpRequest(method="POST", url="u", purpose="message"), url, None)
+    assert secret not in json.dumps(headers) and headers["origin"] == legacy_site.base_url
+    trace = pipeline.Trace()
+
+    async def run() -> Path:
+        async with pipeline.Client() as client:
+            site = pipeline.Site(url=url, system_prompt="")
+            async for _ in pipeline.ask(client, site, [{"role": "user", "content": "hi"}], trace=trace):
+                pass
+            return await record_case(client, site, "hi", tmp_path / "case")
+
+    saved = asyncio.run(run())
+    shown = json.dumps([r.facts() for r in trace.records]) + repr(trace.records)
+    assert secret not in shown, shown[max(0, shown.find(secret) - 200):shown.find(secret) + 20]
+    for file in saved.iterdir():
+        assert secret not in file.read_text(encoding="utf-8", errors="replace"), file.name
