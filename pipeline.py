@@ -278,7 +278,7 @@ class ChatGptEs:
         site: they are ignored, with a warning naming them.
         """
         require_curl_cffi()
-        cls.get_model(model)  # the site's own settings pick its model; like the seed, this only validates
+        cls.get_model(model)  # as in the seed, the name is only normalised: the site's own settings pick its model
         trace: Trace | None = kwargs.pop("trace", None)
         system_prompt: str | None = kwargs.pop("system_prompt", None)
         client: Client | None = kwargs.pop("client", None)

@@ -17,7 +17,7 @@ import time
 import urllib.parse
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -92,7 +92,7 @@ class Client:
         self._session: AsyncSession[Response] | None = None
         self._boxes: dict[str, CachedBox] = {}
         self._inflight: dict[str, asyncio.Future[ChatBox]] = {}
-        #: conversations held for ``create_async_generator``: key → (conversation, turns the site holds)
+        #: conversations held for ``create_async_generator``, by (site URL, digest of the turns so far)
         self.held: OrderedDict[tuple[str, str], Conversation] = OrderedDict()
 
     @property
@@ -179,7 +179,9 @@ class Client:
         answer = await trace.astep("send", send_request, self.session, request, site.url,
                                    self.settings.transport, new_stamp())
         nonce = ""
-        async for outcome in trace.parse(parse_answer(protocol, request.purpose, answer.head, answer.chunks())):
+        outcomes = parse_answer(protocol, request.purpose, answer.head, answer.chunks(),
+                                self.settings.transport.max_answer_bytes)
+        async for outcome in trace.parse(outcomes):
             if isinstance(outcome, NewNonce):
                 nonce = outcome.nonce
         if not nonce:
@@ -202,10 +204,3 @@ class Client:
 
     def take(self, key: tuple[str, str]) -> Conversation | None:
         return self.held.pop(key, None)
-
-
-def describe(settings: Settings) -> dict[str, Any]:
-    """Settings as log-safe facts (the proxy is only said to be there)."""
-    transport = settings.transport
-    return {"impersonate": transport.impersonate, "proxy": bool(transport.proxy), "verify": transport.verify,
-            "token_ttl": settings.token_ttl, "attempts": settings.retry.attempts}

@@ -45,10 +45,6 @@ _NONCE_HINTS = ("nonce", "session has expired", "security check failed")
 _CACHE_HINTS = ("cache key is missing", "not found in cache", "cached message has expired")
 
 
-def _bot_id(box: ChatBox) -> str:
-    return box.bot_id if box.bot_id and box.bot_id.isdigit() else "0"
-
-
 def build_request(prompt: Prompt, box: ChatBox, conversation: Conversation, endpoint: str,
                   stamp: Stamp, site_url: str) -> HttpRequest:
     """Payload stage: the cache POST (fields in the order the site's script sends them).
@@ -56,7 +52,7 @@ def build_request(prompt: Prompt, box: ChatBox, conversation: Conversation, endp
     A conversation the server does not hold yet gets the caller's earlier
     turns inside the message, as the seed formats a prompt, so none is lost.
     """
-    bot_id = _bot_id(box)
+    bot_id = box.bot_number
     message = prompt.inline_text if prompt.turns and conversation.server_turns == 0 else prompt.text
     return HttpRequest(
         method="POST",
@@ -79,7 +75,7 @@ def follow_up(step: FollowUp, box: ChatBox, conversation: Conversation, endpoint
     query = [
         ("action", STREAM_ACTION),
         ("cache_key", step.cache_key),
-        ("bot_id", _bot_id(box)),
+        ("bot_id", box.bot_number),
         ("session_id", conversation.session_id),
         ("conversation_uuid", conversation.conversation_uuid),
     ]
@@ -99,7 +95,7 @@ def refresh_nonce(box: ChatBox, endpoint: str) -> HttpRequest:
     """Payload stage: ask for a fresh nonce, as the site's script does after a nonce failure."""
     return HttpRequest(
         method="POST", url=endpoint, purpose="nonce",
-        form=(("action", NONCE_ACTION), ("bot_id", _bot_id(box))), encoding="multipart",
+        form=(("action", NONCE_ACTION), ("bot_id", box.bot_number)), encoding="multipart",
     )
 
 

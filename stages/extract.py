@@ -206,8 +206,8 @@ class SeedPage:
         return Extracted(default, "default")
 
 
-def _seed(page: str | SeedPage, rules: SeedRules, default: str) -> Extracted:
-    return (page if isinstance(page, SeedPage) else SeedPage.of(page)).first(rules, default)
+def _seed(page: str, rules: SeedRules, default: str) -> Extracted:
+    return SeedPage.of(page).first(rules, default)
 
 
 def _ajax_url(page: str) -> str | None:

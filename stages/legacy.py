@@ -36,7 +36,7 @@ def chatbot_identity(box: ChatBox) -> tuple[str, str, str]:
     """(action, bot_id, chatbot_identity) for the page's chat box, as the plugin's script sends them."""
     widget = box.box_type == "widget" or box.markup == "wpaicg-chatbox"
     action = WIDGET_ACTION if widget else SHORTCODE_ACTION
-    bot_id = box.bot_id if box.bot_id and box.bot_id.isdigit() else "0"
+    bot_id = box.bot_number
     if bot_id != "0":
         return action, bot_id, f"custom_bot_{bot_id}"
     return action, bot_id, "widget" if widget else "shortcode"

@@ -111,6 +111,11 @@ class ChatBox:
     def used_defaults(self) -> bool:
         return self.nonce.is_default or self.post_id.is_default
 
+    @property
+    def bot_number(self) -> str:
+        """The bot id to send: the page's, when it is a number; else ``0`` (the site-wide bot)."""
+        return self.bot_id if self.bot_id and self.bot_id.isdigit() else "0"
+
 
 @attrs.frozen
 class Conversation:
