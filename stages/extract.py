@@ -127,14 +127,15 @@ def find_containers(page: str) -> Iterator[tuple[str, Tag]]:
     Linear: a class-name hit looks back for its tag's ``<`` no further than
     the previous hit (past a few stray ``<`` at most), and each tag is parsed once.
     """
-    previous_hit, previous_start = 0, -1
+    previous_hit = 0
     tags: dict[int, Tag | None] = {}
     seen: set[int] = set()
     for hit in _marker_hits(page):
         lt = page.rfind("<", previous_hit, hit)
-        start = lt if lt != -1 else previous_start
-        tag = _enclosing_tag(page, start, hit, tags)
-        previous_hit, previous_start = hit, (tag.start if tag is not None else start)
+        previous_hit = hit
+        if lt == -1:
+            continue  # no "<" since the previous hit: same place, already decided (e.g. CSS in a <style>)
+        tag = _enclosing_tag(page, lt, hit, tags)
         if tag is None or tag.start in seen:
             continue
         seen.add(tag.start)
