@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from stages.errors import ChatGptEsError
+from stages.models import Protocol
 
 from .cli_common import make_site, run_async, site_options
 from .render import render_json, render_lines, stage_json
@@ -147,7 +148,8 @@ def stage_payload(nonce: str, message: str, post_id: str, bot_id: str, box_type:
     from stages.payload import build_payload, new_conversation, new_stamp
     from stages.prompt import format_prompt
 
-    box = ChatBox(protocol=protocol, markup=None, nonce=Extracted(nonce, "given"),  # type: ignore[arg-type]
+    generation: Protocol = "aipkit" if protocol == "aipkit" else "legacy"  # click.Choice allows only these two
+    box = ChatBox(protocol=generation, markup=None, nonce=Extracted(nonce, "given"),
                   post_id=Extracted(post_id, "given"), bot_id=bot_id, box_type=box_type)
     prompt = format_prompt([{"role": "user", "content": message}], system_prompt)
     endpoint = endpoint or url.rstrip("/") + "/wp-admin/admin-ajax.php"

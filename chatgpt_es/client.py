@@ -25,7 +25,7 @@ from stages import checks
 from stages.errors import AnswerFormatError
 from stages.extract import extract_chatbox
 from stages.fetch import fetch_page
-from stages.models import ChatBox, Conversation, NewNonce
+from stages.models import ChatBox, Conversation, HttpRequest, NewNonce
 from stages.parse import parse_answer
 from stages.payload import PROTOCOLS, new_stamp
 from stages.send import send_request
@@ -128,10 +128,11 @@ class Client:
         if cached is not None and cached.box.nonce.value != rejected.nonce.value:
             trace.note("fetch", {"url": site.url, "renewed": True}, "another task already renewed the nonce")
             return cached.box
-        if PROTOCOLS[rejected.protocol].refresh_nonce is None:
+        refresh = PROTOCOLS[rejected.protocol].refresh_nonce
+        if refresh is None:
             self.forget(site)
             return await self._shared(site, trace, lambda: self._fetch(site, trace))
-        return await self._shared(site, trace, lambda: self._ask_nonce(site, rejected, trace))
+        return await self._shared(site, trace, lambda: self._ask_nonce(site, rejected, refresh, trace))
 
     async def _shared(self, site: Site, trace: Trace, work: Callable[[], Awaitable[ChatBox]]) -> ChatBox:
         """Join the site's fetch under way, if any; else run ``work`` as the one fetch others will join."""
@@ -171,11 +172,11 @@ class Client:
         page = await trace.astep("fetch", fetch_page, self.session, site.url, self.settings.transport)
         return trace.step("extract", extract_chatbox, page.text)
 
-    async def _ask_nonce(self, site: Site, rejected: ChatBox, trace: Trace) -> ChatBox:
+    async def _ask_nonce(self, site: Site, rejected: ChatBox, refresh: Callable[[ChatBox, str], HttpRequest],
+                         trace: Trace) -> ChatBox:
         """AIPKit: ask the nonce endpoint, as the site's own script does after a nonce failure."""
         protocol = PROTOCOLS[rejected.protocol]
-        assert protocol.refresh_nonce is not None
-        request = trace.step("payload", protocol.refresh_nonce, rejected, site.endpoint_for(rejected))
+        request = trace.step("payload", refresh, rejected, site.endpoint_for(rejected))
         answer = await trace.astep("send", send_request, self.session, request, site.url,
                                    self.settings.transport, new_stamp())
         nonce = ""

@@ -33,7 +33,19 @@ from .errors import (
     UnknownActionError,
 )
 from .jsontext import loads
-from .models import AnswerHead, Headers, Outcome, Text, header
+from .models import (
+    AnswerHead,
+    ChatBox,
+    Conversation,
+    FollowUp,
+    Headers,
+    HttpRequest,
+    Outcome,
+    Prompt,
+    Stamp,
+    Text,
+    header,
+)
 from .sse import SseEvent, SseState, end_sse, feed_sse
 
 DEFAULT_MAX_ANSWER_BYTES = 8 * 1024 * 1024
@@ -59,11 +71,11 @@ class ChatProtocol:
 
     name: str
     #: payload stage: the first request of a message
-    build_request: Callable[..., Any]
+    build_request: Callable[[Prompt, ChatBox, Conversation, str, Stamp, str], HttpRequest]
     #: payload stage: the request a :class:`FollowUp` asks for (None: the protocol has none)
-    follow_up: Callable[..., Any] | None
+    follow_up: Callable[[FollowUp, ChatBox, Conversation, str, Stamp], HttpRequest] | None
     #: payload stage: a request for a fresh nonce (None: fetch the page again)
-    refresh_nonce: Callable[..., Any] | None
+    refresh_nonce: Callable[[ChatBox, str], HttpRequest] | None
     #: parse: a whole non-stream body (status already checked for the shared errors)
     on_body: Callable[[str, AnswerHead, bytes], tuple[Outcome, ...]]
     #: parse: one server-sent event

@@ -28,7 +28,7 @@ def protocol_for(box: ChatBox) -> ChatProtocol:
 def build_payload(prompt: Prompt, box: ChatBox, conversation: Conversation, endpoint: str,
                   stamp: Stamp, site_url: str) -> HttpRequest:
     """Stage: the first request of a message, in the page's protocol generation."""
-    return protocol_for(box).build_request(prompt, box, conversation, endpoint, stamp, site_url)  # type: ignore[no-any-return]
+    return protocol_for(box).build_request(prompt, box, conversation, endpoint, stamp, site_url)
 
 
 def encode_body(request: HttpRequest, boundary: str) -> tuple[str, bytes]:

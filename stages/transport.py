@@ -81,7 +81,7 @@ def open_session(options: TransportOptions) -> AsyncSession[Response]:
         impersonate=options.impersonate,
         headers=headers,
         proxy=options.proxy,
-        verify=options.verify,  # type: ignore[arg-type]
+        verify=options.verify,  # type: ignore[arg-type]  # a CA bundle path works too; curl_cffi's hints say bool
         timeout=(options.connect_timeout, options.read_timeout),
         allow_redirects=True,
         max_clients=64,
@@ -163,7 +163,8 @@ async def open_answer(session: AsyncSession[Response], method: str, url: str, op
     from curl_cffi.requests import exceptions
 
     try:
-        response = await session.request(method, url, headers=headers, data=content, stream=True)  # type: ignore[arg-type]
+        response = await session.request(method, url, headers=headers, data=content,  # type: ignore[arg-type]
+                                         stream=True)  # (the hints reject raw bytes as data; curl_cffi sends them)
     except exceptions.RequestException as error:
         raise transport_error(error, f"{method} {redact(url, options.secrets)}", options) from None
     head = AnswerHead(
