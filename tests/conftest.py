@@ -170,6 +170,16 @@ def load_exchange(path: Path) -> dict[str, Any]:
     return data
 
 
+def chat_form(emu: Emulator, message: str, history: str = "[]", **extra: str) -> dict[str, str]:
+    """A legacy (wpaicg) chat message form as the shortcode's page posts it; ``extra`` overrides fields."""
+    return {
+        "_wpnonce": emu.current_nonce(), "post_id": "4", "url": emu.base_url,
+        "action": "wpaicg_chat_shortcode_message", "message": message, "bot_id": "0",
+        "chatbot_identity": "shortcode", "wpaicg_chat_history": history,
+        "wpaicg_chat_client_id": "Lc9xQ2vT7k", **extra,
+    }
+
+
 StartEmulator = Callable[..., Emulator]
 
 

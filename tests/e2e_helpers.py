@@ -13,10 +13,12 @@ import time
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from typing import Any, TypeVar
 
+import pytest
 from aiohttp import web
 
 import pipeline
 from chatgpt_es.emulator import Emulator
+from stages.errors import ChatGptEsError
 from stages.transport import TransportOptions
 
 T = TypeVar("T")
@@ -123,3 +125,19 @@ def serve_app(app: web.Application) -> Iterator[str]:
         with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(box["stop"].set)
         thread.join(timeout=10.0)
+
+
+def answer_of(emu: Emulator, messages: Any, **client_options: Any) -> str:
+    """One message through ``create_async_generator`` with a fresh client."""
+
+    async def body() -> str:
+        async with new_client(emu, **client_options) as client:
+            return await generate(provider_for(emu), client, messages)
+
+    return run(body())
+
+
+def error_of(emu: Emulator, messages: Any, **client_options: Any) -> ChatGptEsError:
+    with pytest.raises(ChatGptEsError) as caught:
+        answer_of(emu, messages, **client_options)
+    return caught.value
