@@ -19,16 +19,15 @@ import hashlib
 import json
 import weakref
 from collections.abc import AsyncIterator
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
-import attrs
 import stamina
 
-from chatgpt_es.client import Client, RetryPolicy, Settings, Site
-from chatgpt_es.conversation import Chat
-from chatgpt_es.logs import get_logger
-from chatgpt_es.resilience import bounded, deadline_in, retry_args, retry_hook, within
-from chatgpt_es.trace import StageRecord, Trace
+from chatgpt_es.runtime.client import Client, RetryPolicy, Settings, Site
+from chatgpt_es.runtime.logs import get_logger
+from chatgpt_es.runtime.options import CLIENT_OPTIONS, settings_from
+from chatgpt_es.runtime.resilience import bounded, deadline_in, retry_args, retry_hook, within
+from chatgpt_es.runtime.trace import StageRecord, Trace
 from stages.errors import (
     AnswerFormatError,
     BadStatusError,
@@ -53,12 +52,12 @@ from stages.errors import (
     TransportError,
     UnknownActionError,
 )
-from stages.models import ChatBox, Conversation, FollowUp, HttpRequest, Prompt, Text
+from stages.models import ChatBox, Conversation, FollowUp, HttpRequest, Prompt, Text, Turn
 from stages.parse import parse_answer
 from stages.payload import build_payload, new_conversation, new_stamp, protocol_for
 from stages.prompt import content_text, format_prompt
 from stages.send import send_request
-from stages.transport import TransportOptions, require_curl_cffi
+from stages.transport import require_curl_cffi
 
 __all__ = [
     "AnswerFormatError",
@@ -95,9 +94,6 @@ __all__ = [
     "exchange",
 ]
 
-T = TypeVar("T")
-TRANSPORT_FIELDS = frozenset(field.name for field in attrs.fields(TransportOptions)) - {"proxy"}
-CLIENT_OPTIONS = TRANSPORT_FIELDS | {"timeout", "retries", "token_ttl"}
 log = get_logger()
 
 
@@ -171,6 +167,41 @@ async def exchange(client: Client, site: Site, box: ChatBox, prompt: Prompt, con
             request = trace.step("payload", protocol.follow_up, follow, box, conversation, endpoint, new_stamp())
 
 
+
+class Chat:
+    """A conversation that keeps its identity across turns, on either protocol generation.
+
+    The legacy site keeps no history: each message carries the earlier turns in
+    ``wpaicg_chat_history``.  AIPKit keeps the history itself, under the visitor's
+    ``session_id`` and the thread's ``conversation_uuid``: a chat keeps both ids, so each
+    turn sends only the new message and the site remembers the rest.
+    """
+
+    def __init__(self, client: Client, site: Site, conversation: Conversation | None = None) -> None:
+        self.client = client
+        self.site = site
+        self.conversation = conversation or new_conversation()
+        self.turns: list[Turn] = []
+
+    def messages(self, text: str) -> list[dict[str, str]]:
+        """The whole conversation as OpenAI-style messages, ending with ``text``."""
+        return [{"role": t.role, "content": t.text} for t in self.turns] + [{"role": "user", "content": text}]
+
+    async def send(self, text: str, trace: Trace | None = None) -> AsyncIterator[str]:
+        """Send one message; yields the answer as it arrives, then remembers both turns."""
+        answer: list[str] = []
+        async for chunk in ask(self.client, self.site, self.messages(text), conversation=self.conversation,
+                               trace=trace):
+            answer.append(chunk)
+            yield chunk
+        self.turns += [Turn("user", text), Turn("assistant", "".join(answer))]
+        self.conversation = self.conversation.advanced(2)
+
+    async def say(self, text: str, trace: Trace | None = None) -> str:
+        """Send one message and return the whole answer."""
+        return "".join([chunk async for chunk in self.send(text, trace)])
+
+
 # -- the provider ---------------------------------------------------------------------
 
 
@@ -241,18 +272,7 @@ class ChatGptEs:
         clients = cls._clients.setdefault(asyncio.get_running_loop(), {})
         key = (proxy, tuple(sorted((name, repr(value)) for name, value in options.items())))
         if key not in clients:
-            unknown = sorted(set(options) - CLIENT_OPTIONS)
-            if unknown:
-                raise InvalidArgumentError(f"unknown client options {unknown}; known: {sorted(CLIENT_OPTIONS)}")
-            default = Settings()
-            try:
-                transport = TransportOptions(proxy=proxy, **{k: v for k, v in options.items() if k in TRANSPORT_FIELDS})
-                settings = Settings(transport=transport, total_timeout=options.get("timeout", default.total_timeout),
-                                    token_ttl=options.get("token_ttl", default.token_ttl),
-                                    retry=RetryPolicy(attempts=options.get("retries", default.retry.attempts)))
-            except (TypeError, ValueError) as error:
-                raise InvalidArgumentError(f"bad client option: {error}") from None
-            clients[key] = Client(settings)
+            clients[key] = Client(settings_from(proxy, options))
         return clients[key]
 
     @classmethod
@@ -263,7 +283,7 @@ class ChatGptEs:
 
     @classmethod
     def chat(cls, proxy: str | None = None, *, system_prompt: str | None = None, **options: Any) -> Chat:
-        """A :class:`~chatgpt_es.conversation.Chat` with this site that keeps its identity across turns."""
+        """A :class:`Chat` with this site that keeps its identity across turns."""
         return Chat(cls.client(proxy, **options), cls.site(system_prompt))
 
     @classmethod

@@ -1,7 +1,7 @@
 """Scenario 7: memory of a long batch — 10,000 messages at concurrency 32 against the zero-latency site.
 
 Two runners: 32 workers over a generator, each calling ``pipeline.ask`` (the pipeline alone), and the
-project's :func:`chatgpt_es.batch.run_batch` (JSONL in, JSONL out, a fixed pool of workers behind a small
+project's :func:`chatgpt_es.cli.batch.run_batch` (JSONL in, JSONL out, a fixed pool of workers behind a small
 queue) when it exists.  Each batch runs in a fresh interpreter (:func:`in_child`), so its RSS is its own.
 tracemalloc runs from just after a 200-message warm-up.  At each checkpoint (default: every 1,000
 messages) it reads the peak since the previous checkpoint, then runs a full collection and reads what is
@@ -107,7 +107,7 @@ def current_rss() -> float:
 
 async def _with_run_batch(client: pipeline.Client, site: pipeline.Site, messages: int, concurrency: int,
                           finished: Callable[[bool], None], workdir: Path) -> None:
-    from chatgpt_es.batch import BatchResult, run_batch
+    from chatgpt_es.cli.batch import BatchResult, run_batch
 
     items, output = workdir / "in.jsonl", workdir / "out.jsonl"
     with items.open("w", encoding="utf-8") as lines:
@@ -135,14 +135,14 @@ async def _with_workers(client: pipeline.Client, site: pipeline.Site, messages: 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
-RUN_BATCH = "chatgpt_es.batch.run_batch"
+RUN_BATCH = "chatgpt_es.cli.batch.run_batch"
 WORKERS = "pipeline.ask workers"
 RUNNERS = (WORKERS, RUN_BATCH)
 
 
 def run_batch_available() -> bool:
     try:
-        from chatgpt_es.batch import run_batch
+        from chatgpt_es.cli.batch import run_batch
     except ImportError:
         return False
     return callable(run_batch)

@@ -19,11 +19,11 @@ import pytest
 from click.testing import CliRunner
 from conftest import StartEmulator
 
-from chatgpt_es import batch as batch_module
-from chatgpt_es.batch import BatchItem, BatchResult, BatchSummary, ItemRunner, RateLimiter, run_batch, run_item
+from chatgpt_es.cli import batch as batch_module
 from chatgpt_es.cli import main
-from chatgpt_es.client import Client, RetryPolicy, Settings, Site
+from chatgpt_es.cli.batch import BatchItem, BatchResult, BatchSummary, ItemRunner, RateLimiter, run_batch, run_item
 from chatgpt_es.emulator import Emulator
+from chatgpt_es.runtime.client import Client, RetryPolicy, Settings, Site
 
 CHATGPT_ES = Path(sys.executable).with_name("chatgpt-es")
 

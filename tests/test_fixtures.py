@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from chatgpt_es.regress import FIXTURES, compare, find_cases
+from chatgpt_es.cli.regress import compare, find_cases
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 CASES = find_cases(FIXTURES)
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from chatgpt_es.logs import level_from
+from chatgpt_es.runtime.logs import level_from
 
 CLI = [sys.executable, "-c", "from chatgpt_es.cli import main; main()"]
 

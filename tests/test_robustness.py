@@ -16,9 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pipeline
+from chatgpt_es.cli.soak import soak
 from chatgpt_es.emulator import EmulatorConfig
-from chatgpt_es.logs import add_secrets, configure_logging
-from chatgpt_es.soak import soak
+from chatgpt_es.runtime.logs import add_secrets, configure_logging
 from stages.errors import ChatGptEsError, InvalidMessagesError, TooLargeError, TransportError
 from stages.extract import extract_chatbox
 from stages.fetch import check_page
@@ -256,7 +256,7 @@ def test_proxy_credentials_without_a_scheme_are_still_secrets() -> None:
 
 
 def test_site_credentials_stay_out_of_headers_traces_and_recorded_cases(legacy_site: Any, tmp_path: Path) -> None:
-    from chatgpt_es.record import record_case
+    from chatgpt_es.cli.record import record_case
     from stages.models import HttpRequest
     from stages.send import request_headers
 

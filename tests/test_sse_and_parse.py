@@ -10,7 +10,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chatgpt_es.regress import parse_bytes
+from chatgpt_es.cli.regress import parse_bytes
 from stages.models import AnswerHead
 from stages.parse import parse_answer
 from stages.payload import PROTOCOLS

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 
 import attrs
 
 FAULT_KINDS: tuple[str, ...] = ("500", "502", "429", "drop", "truncate", "nonce")
 GENERATIONS: tuple[str, ...] = ("legacy", "aipkit")
 PAGE_KINDS: tuple[str, ...] = ("shortcode", "widget", "custom-bot")
-
-
-def default_fixtures_dir() -> Path:
-    """The repository's ``fixtures/`` folder (holds the real captures the pages are rendered from)."""
-    return Path(__file__).resolve().parents[2] / "fixtures"
 
 
 def _as_tuple(value: Iterable[str]) -> tuple[str, ...]:
@@ -52,8 +46,3 @@ class EmulatorConfig:
     cloudflare: bool = False
     tls: bool = False
     cache_ttl: float = 60.0
-    fixtures_dir: Path | None = None
-
-    @property
-    def fixtures_path(self) -> Path:
-        return self.fixtures_dir if self.fixtures_dir is not None else default_fixtures_dir()

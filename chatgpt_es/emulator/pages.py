@@ -7,7 +7,7 @@ JSON-escaped and URL-encoded) and the container attributes the configuration sel
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
+from importlib.resources import files
 from urllib.parse import quote, urlsplit
 
 import attrs
@@ -15,11 +15,12 @@ import attrs
 from chatgpt_es.emulator.config import EmulatorConfig
 from chatgpt_es.emulator.wire import Headers, Reply
 
-LEGACY_PAGE = Path("real/01-get-front-stream-off.html")
+#: the real captures the pages are rendered from, shipped in the package (``captures/``)
+LEGACY_PAGE = "01-get-front-stream-off.html"
 LEGACY_NONCE = "f2949d091c"
 LEGACY_ORIGIN = "http://127.0.0.1:8080"
 LEGACY_POST_ID = 4
-AIPKIT_PAGE = Path("real-aipkit/01-get-front-page.html")
+AIPKIT_PAGE = "01-get-front-page.html"
 AIPKIT_NONCE = "3d8063e3c6"
 AIPKIT_ORIGIN = "http://127.0.0.1:8081"
 AIPKIT_POST_ID = 6
@@ -52,7 +53,7 @@ class PageRenderer:
     @classmethod
     def load(cls, config: EmulatorConfig) -> PageRenderer:
         relative = LEGACY_PAGE if config.generation == "legacy" else AIPKIT_PAGE
-        return cls(config, (config.fixtures_path / relative).read_text(encoding="utf-8"))
+        return cls(config, (files("chatgpt_es.emulator") / "captures" / relative).read_text(encoding="utf-8"))
 
     def render(self, base_url: str, nonce: str) -> Reply:
         if self.config.generation == "aipkit":

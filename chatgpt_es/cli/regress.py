@@ -23,7 +23,8 @@ from stages.parse import feed, finish, start_parse
 from stages.payload import PROTOCOLS, build_payload
 from stages.prompt import format_prompt
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+#: where ``regress`` and ``record`` look when given no folder: ``./fixtures`` of the current folder
+LOCAL_FIXTURES = Path("fixtures")
 
 
 @attrs.frozen

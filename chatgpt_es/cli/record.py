@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 
+from chatgpt_es.runtime.client import Client, Site
 from stages.errors import ChatGptEsError
 from stages.extract import extract_chatbox
 from stages.fetch import fetch_page
@@ -24,7 +25,6 @@ from stages.prompt import format_prompt
 from stages.redact import redact_headers, redact_url
 from stages.send import send_request
 
-from .client import Client, Site
 from .regress import box_facts, compare, parse_bytes
 
 STAND_IN_NONCE = "0n0nce0000"

@@ -4,18 +4,30 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
+import attrs
 import click
 
+from chatgpt_es.runtime.trace import Trace
+from pipeline import ask
 from stages.errors import ChatGptEsError
-from stages.models import Protocol
+from stages.extract import extract_chatbox
+from stages.fetch import decode_page, fetch_page
+from stages.models import AnswerHead, ChatBox, Extracted, Protocol
+from stages.payload import build_payload, new_conversation, new_stamp
+from stages.prompt import format_prompt
 
-from .cli_common import make_site, run_async, site_options
+from .common import make_site, run_async, site_options
+from .diagnose import diagnose_site
+from .record import record_case
+from .regress import LOCAL_FIXTURES, compare, find_cases, parse_bytes
 from .render import render_json, render_lines, stage_json
-from .trace import Trace
+
+CASE_NAME = re.compile(r"[A-Za-z0-9._-]+")
 
 
 def _colour(stream: Any) -> bool:
@@ -40,8 +52,6 @@ def trace(message: str, as_json: bool, **options: Any) -> None:
     client, site = make_site(options)
 
     async def run() -> int:
-        from pipeline import ask
-
         record = Trace()
         answer: list[str] = []
         error: ChatGptEsError | None = None
@@ -76,8 +86,6 @@ def _error_facts(error: BaseException | None) -> dict[str, str] | None:
 @click.option("--message", default="Hello", show_default=True, help="The test message to send.")
 def diagnose(message: str, **options: Any) -> None:
     """Check a live site step by step and say what is wrong and what to try."""
-    from .diagnose import diagnose_site
-
     client, site = make_site(options)
 
     async def run() -> int:
@@ -99,9 +107,6 @@ def stage() -> None:
 @click.argument("page")
 def stage_extract(page: str) -> None:
     """PAGE.html → nonce, post_id (with their rules), and the chat box's other fields."""
-    from stages.extract import extract_chatbox
-    from stages.fetch import decode_page
-
     click.echo(stage_json(extract_chatbox(decode_page(_read(page), ""))))
 
 
@@ -115,10 +120,6 @@ def stage_extract(page: str) -> None:
 def stage_parse(answer: str, content_type: str | None, status: int, protocol: str, purpose: str | None,
                 retry_after: str | None) -> None:
     """ANSWER bytes → the text chunks, follow-up or typed error they mean."""
-    from stages.models import AnswerHead
-
-    from .regress import parse_bytes
-
     data = _read(answer)
     if content_type is None:
         stripped = data.lstrip()
@@ -144,10 +145,6 @@ def stage_parse(answer: str, content_type: str | None, status: int, protocol: st
 def stage_payload(nonce: str, message: str, post_id: str, bot_id: str, box_type: str, protocol: str, url: str,
                   endpoint: str | None, system_prompt: str) -> None:
     """A message and the page's values → the request the site expects."""
-    from stages.models import ChatBox, Extracted
-    from stages.payload import build_payload, new_conversation, new_stamp
-    from stages.prompt import format_prompt
-
     generation: Protocol = "aipkit" if protocol == "aipkit" else "legacy"  # click.Choice allows only these two
     box = ChatBox(protocol=generation, markup=None, nonce=Extracted(nonce, "given"),
                   post_id=Extracted(post_id, "given"), bot_id=bot_id, box_type=box_type)
@@ -161,8 +158,6 @@ def stage_payload(nonce: str, message: str, post_id: str, bot_id: str, box_type:
 @click.option("--system", "system_prompt", default="", help="System prompt to put first.")
 def stage_prompt(messages: str, system_prompt: str) -> None:
     """MESSAGES.json (a list of {role, content}) → the prompt and the site-safe history."""
-    from stages.prompt import format_prompt
-
     try:
         loaded = json.loads(_read(messages))
     except ValueError as error:
@@ -178,8 +173,6 @@ def stage_prompt(messages: str, system_prompt: str) -> None:
 @site_options
 def stage_fetch(**options: Any) -> None:
     """GET the chat page (--url) and print its status, headers and size."""
-    from stages.fetch import fetch_page
-
     client, site = make_site(options)
 
     async def run() -> int:
@@ -192,8 +185,6 @@ def stage_fetch(**options: Any) -> None:
 
 
 def _asdict(value: Any) -> Any:
-    import attrs
-
     return attrs.asdict(value) if attrs.has(type(value)) else value
 
 
@@ -201,9 +192,10 @@ def _asdict(value: Any) -> Any:
 @click.argument("path", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
 def regress(path: Path | None) -> None:
     """Replay every saved fixture case (no network) and diff each stage against its expectation."""
-    from .regress import FIXTURES, compare, find_cases
-
-    root = path or FIXTURES
+    root = path or LOCAL_FIXTURES
+    if not root.is_dir():
+        raise click.UsageError(f"no fixtures folder at {root.resolve()}: give PATH, or run from a folder that has "
+                               "./fixtures (`chatgpt-es record` makes one)")
     cases = find_cases(root)
     if not cases:
         raise click.BadParameter(f"no case.json under {root}")
@@ -224,19 +216,23 @@ def regress(path: Path | None) -> None:
     sys.exit(1 if failures else 0)
 
 
+def _case_name(_ctx: click.Context, _param: click.Parameter, name: str) -> str:
+    """A plain folder name: recording must never write outside the folder it is told."""
+    if not CASE_NAME.fullmatch(name) or name in {".", ".."}:
+        raise click.BadParameter(f"{name!r} is not a plain name (letters, digits, '.', '_', '-'; no '/' or '..')")
+    return name
+
+
 @click.command()
-@click.argument("name")
+@click.argument("name", callback=_case_name)
 @click.argument("message")
 @click.option("--into", default=None, type=click.Path(file_okay=False, path_type=Path),
-              help="Where to save (default: fixtures/recorded/NAME).")
+              help="Save the case in this folder (default: ./fixtures/recorded/NAME).")
 @site_options
 def record(name: str, message: str, into: Path | None, **options: Any) -> None:
     """Run MESSAGE against a site and save page, answers and each stage's output as a fixture case."""
-    from .record import record_case
-    from .regress import FIXTURES
-
     client, site = make_site(options)
-    target = into or FIXTURES / "recorded" / name
+    target = into or LOCAL_FIXTURES / "recorded" / name
 
     async def run() -> int:
         async with client:
@@ -247,4 +243,3 @@ def record(name: str, message: str, into: Path | None, **options: Any) -> None:
     run_async(run())
 
 
-COMMANDS = [trace, diagnose, stage, regress, record]

@@ -12,12 +12,13 @@ import time
 import attrs
 import click
 
+from chatgpt_es.emulator import FAULT_KINDS, EmulatorConfig, running_emulator
+from chatgpt_es.runtime.client import Client, RetryPolicy, Settings, Site
+from chatgpt_es.runtime.trace import Trace
+from pipeline import ask
 from stages.errors import ChatGptEsError
 
-from .cli_common import run_async
-from .client import Client, RetryPolicy, Settings, Site
-from .emulator import FAULT_KINDS, EmulatorConfig, running_emulator
-from .trace import Trace
+from .common import run_async
 
 
 @attrs.frozen
@@ -56,8 +57,6 @@ class SoakReport:
 
 async def soak(config: EmulatorConfig, *, messages: int, concurrency: int, settings: Settings) -> SoakReport:
     """Send ``messages`` messages through the pipeline at ``concurrency`` against a site built from ``config``."""
-    from pipeline import ask
-
     succeeded = wrong = retried = fetches = 0
     typed: dict[str, int] = {}
     untyped: dict[str, int] = {}

@@ -9,10 +9,12 @@ from typing import Any, TypeVar
 
 import click
 
+from chatgpt_es.runtime.client import Client, RetryPolicy, Settings, Site
+from chatgpt_es.runtime.logs import add_secrets
+from pipeline import ChatGptEs
 from stages.errors import ChatGptEsError
-
-from .client import Client, RetryPolicy, Settings, Site
-from .logs import add_secrets
+from stages.redact import proxy_secrets
+from stages.transport import TransportOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,8 +33,6 @@ def run_async(coroutine: Coroutine[Any, Any, int]) -> None:
 
 def site_options(function: F) -> F:
     """Options shared by every command that talks to a site."""
-    from pipeline import ChatGptEs
-
     decorators = [
         click.option("--url", default=ChatGptEs.url, show_default=True, help="The chat page of the site."),
         click.option("--endpoint", default=None, help="The AJAX endpoint (default: the one the page names)."),
@@ -54,8 +54,6 @@ def site_options(function: F) -> F:
 
 def make_site(options: dict[str, Any]) -> tuple[Client, Site]:
     """A client and a site from the shared options (they are removed from ``options``)."""
-    from pipeline import ChatGptEs
-
     url = options.pop("url")
     endpoint = options.pop("endpoint")
     system_prompt = options.pop("system_prompt")
@@ -65,9 +63,6 @@ def make_site(options: dict[str, Any]) -> tuple[Client, Site]:
     if insecure:
         click.secho("WARNING: TLS verification is OFF: anyone on the path can read and change this chat.",
                     err=True, fg="red", bold=True)
-    from stages.redact import proxy_secrets
-    from stages.transport import TransportOptions
-
     add_secrets(proxy_secrets(proxy))
     transport = TransportOptions(proxy=proxy, verify=False if insecure else (ca_file or True),
                                  impersonate=options.pop("impersonate"),

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from chatgpt_es.runtime.trace import StageRecord, summarize
 from stages.models import ChatBox, Page
-
-from .trace import StageRecord, summarize
 
 
 def _line_of(page: Page | None, position: int | None) -> str:

@@ -1,51 +1,16 @@
-"""The ``chatgpt-es`` command line: ask, emulate, demo (and the debugging commands of cli_debug)."""
+"""``chatgpt-es emulate`` and ``chatgpt-es demo``: the local site, alone or with a conversation against it."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
 
-from .batch import batch
-from .cli_common import make_site, run_async, site_options
-from .cli_debug import COMMANDS as DEBUG_COMMANDS
-from .logs import configure_logging, level_from
-from .soak import soak_command
+from chatgpt_es.emulator import FAULT_KINDS, EmulatorConfig, serve_forever
 
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-v", "--verbose", count=True, help="-v: info logs, -vv: debug logs (also CHATGPT_ES_LOG=debug).")
-@click.version_option(package_name="chatgpt-es")
-def main(verbose: int) -> None:
-    """Talk to chatgpt.es and other sites running the AI Power (wpaicg / AIPKit) chat plugin."""
-    configure_logging(level_from(verbose))
-    import stamina.instrumentation
-
-    stamina.instrumentation.set_on_retry_hooks([])  # retries are logged by the pipeline itself
-
-
-@main.command()
-@click.argument("message")
-@click.option("--model", default=None, help="gpt-4, gpt-4o or gpt-4o-mini (the site decides in the end).")
-@site_options
-def ask(message: str, model: str | None, **options: Any) -> None:
-    """Send MESSAGE and stream the answer to stdout."""
-    client, site = make_site(options)
-
-    async def run() -> int:
-        from pipeline import ask as ask_site
-
-        async with client:
-            async for chunk in ask_site(client, site, [{"role": "user", "content": message}]):
-                sys.stdout.write(chunk)
-                sys.stdout.flush()
-        sys.stdout.write("\n")
-        return 0
-
-    run_async(run())
-
+from .common import run_async
+from .demo import run_demo
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -74,9 +39,7 @@ def emulator_options(function: F) -> F:
     return function
 
 
-def emulator_config(options: dict[str, Any]) -> Any:
-    from .emulator import FAULT_KINDS, EmulatorConfig
-
+def emulator_config(options: dict[str, Any]) -> EmulatorConfig:
     faults = tuple(options.pop("faults").split(",")) if options.get("faults") else FAULT_KINDS
     options.pop("faults", None)
     unknown = set(faults) - set(FAULT_KINDS)
@@ -86,22 +49,15 @@ def emulator_config(options: dict[str, Any]) -> Any:
     return EmulatorConfig(generation=generation, faults=faults, **options)
 
 
-@main.command()
+@click.command()
 @emulator_options
 def emulate(**options: Any) -> None:
     """Run a local site that speaks the AI Power protocol, until stopped (first line: its URL)."""
-    from .emulator import serve_forever
 
     serve_forever(emulator_config(options))
 
 
-@main.command()
+@click.command()
 def demo() -> None:
     """Offline demo: a local site of each generation, a short conversation, the per-stage trace."""
-    from .demo import run_demo
-
     run_async(run_demo())
-
-
-for command in [*DEBUG_COMMANDS, batch, soak_command]:
-    main.add_command(command)

@@ -24,10 +24,12 @@ from typing import Any
 import attrs
 import click
 
+from chatgpt_es.runtime.client import Client, Site
+from chatgpt_es.runtime.trace import Trace
+from pipeline import ask
+
 from .batch_files import BatchItem, BatchResult, Id, IdIndex, now_iso, read_items, scan_output
-from .cli_common import make_site, run_async, site_options
-from .client import Client, Site
-from .trace import Trace
+from .common import make_site, run_async, site_options
 
 __all__ = ["BatchItem", "BatchResult", "BatchSummary", "ItemRunner", "RateLimiter", "batch", "read_items", "run_batch",
            "run_item", "scan_output"]
@@ -73,8 +75,6 @@ class RateLimiter:
 
 async def run_item(client: Client, site: Site, item: BatchItem) -> BatchResult:
     """One conversation through the pipeline; any failure becomes the result's ``error``."""
-    from pipeline import ask
-
     trace = Trace(context={"batch_id": item.id})
     started_at, start = now_iso(), time.perf_counter()
     answer, error = None, None

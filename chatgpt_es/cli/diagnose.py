@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from chatgpt_es.runtime.client import Client, Site
+from chatgpt_es.runtime.trace import Trace
+from pipeline import ask
 from stages.errors import (
     ChatGptEsError,
     CloudflareChallengeError,
@@ -15,9 +18,7 @@ from stages.errors import (
 from stages.extract import extract_chatbox
 from stages.fetch import fetch_page
 
-from .client import Client, Site
 from .render import render_lines
-from .trace import Trace
 
 ADVICE: dict[type[ChatGptEsError], str] = {
     CloudflareChallengeError: "Cloudflare shows a bot check. Try another --impersonate profile, or a --proxy "
@@ -60,8 +61,6 @@ async def diagnose_site(client: Client, site: Site, message: str) -> tuple[list[
                     f"by rule {box.post_id.rule}; endpoint {site.endpoint_for(box)}")
     if box.used_defaults:
         findings.append("  ! fell back to the seed's default values: the site will refuse them.")
-    from pipeline import ask
-
     trace = Trace()
     client.remember(site, box)
     try:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import click
 
-from .client import Client, Site
-from .conversation import Chat
-from .emulator import EmulatorConfig, running_emulator
+from chatgpt_es.emulator import EmulatorConfig, running_emulator
+from chatgpt_es.runtime.client import Client, Site
+from chatgpt_es.runtime.trace import Trace
+from pipeline import Chat
+
 from .render import render_lines
-from .trace import Trace
 
 SITES = (
     ("AI Power 1.9 (legacy wpaicg), JSON answers", EmulatorConfig()),
