@@ -20,6 +20,7 @@ from .errors import (
     DeadlineExceededError,
     MissingRequirementsError,
     StreamInterruptedError,
+    TooLargeError,
     TransportError,
 )
 from .models import AnswerHead
@@ -121,8 +122,6 @@ class Answer:
 
     async def read(self, limit: int) -> bytes:
         """The whole body, or :class:`TooLargeError` past ``limit`` bytes."""
-        from .errors import TooLargeError
-
         parts: list[bytes] = []
         size = 0
         async for chunk in self.chunks():

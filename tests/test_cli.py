@@ -3,40 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 import select
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from aiohttp import web
+from cli_helpers import COMMAND, cli, cli_env, site_args
 from conftest import FIXTURES, StartEmulator
 from e2e_helpers import AJAX, serve_app
 
 from chatgpt_es.emulator import Emulator
 
 STAGES = ["prompt", "fetch", "extract", "payload", "send", "parse"]
-_SCRIPT = Path(sys.executable).with_name("chatgpt-es")
-COMMAND = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-c", "from chatgpt_es.cli import main; main()"]
-
-
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "CHATGPT_ES_LOG"}
-    env.update(NO_COLOR="1", PYTHONIOENCODING="utf-8")
-    return env
-
-
-def cli(*args: str, stdin: str | None = None, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*COMMAND, *args], input=stdin, capture_output=True, text=True, encoding="utf-8",
-                          env=_env(), timeout=timeout, check=False)
-
-
-def site_args(emu: Emulator | str) -> list[str]:
-    base = emu if isinstance(emu, str) else emu.base_url
-    return ["--url", base + "/", "--system", ""]
 
 
 # -- ask, emulate ---------------------------------------------------------------------------------
@@ -76,7 +57,7 @@ def test_ask_over_https_verifies_against_the_given_ca_file(start_emulator: Start
 def emulate_process() -> Iterator[tuple[subprocess.Popen[str], str]]:
     """``chatgpt-es emulate --port 0`` as a subprocess; yields it and its first stdout line; stops it after."""
     process = subprocess.Popen([*COMMAND, "emulate", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, encoding="utf-8", env=_env())
+                               text=True, encoding="utf-8", env=cli_env())
     try:
         assert process.stdout is not None
         ready, _, _ = select.select([process.stdout], [], [], 20.0)

@@ -8,6 +8,8 @@ from typing import Any, TypeVar
 import click
 
 from chatgpt_es.emulator import FAULT_KINDS, EmulatorConfig, serve_forever
+from chatgpt_es.emulator.tls import require_trustme
+from stages.errors import MissingRequirementsError
 
 from .common import run_async
 from .demo import run_demo
@@ -53,8 +55,13 @@ def emulator_config(options: dict[str, Any]) -> EmulatorConfig:
 @emulator_options
 def emulate(**options: Any) -> None:
     """Run a local site that speaks the AI Power protocol, until stopped (first line: its URL)."""
-
-    serve_forever(emulator_config(options))
+    config = emulator_config(options)
+    if config.tls:
+        try:
+            require_trustme()
+        except MissingRequirementsError as error:
+            raise click.ClickException(str(error)) from None
+    serve_forever(config)
 
 
 @click.command()

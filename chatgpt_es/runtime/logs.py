@@ -6,22 +6,27 @@ default only warnings).  The CLI calls :func:`configure_logging`: quiet unless
 ``-v`` or ``CHATGPT_ES_LOG=debug``; JSON lines when stderr is not a terminal.
 Every event passes :func:`redact_event`, so a proxy credential that slipped
 into a value is masked before any renderer sees it.
+
+structlog is imported when the first event is logged at a level someone listens to, not before: most
+messages log nothing at the default level, and ``chatgpt-es ask`` should not pay for structlog (nor for
+rich, which ``structlog.dev`` imports when it is installed) to say nothing.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
 import logging
 import os
 import sys
 from collections.abc import MutableMapping
 from typing import Any
 
-import structlog
-
 from stages.redact import redact
 
 _secrets: tuple[str, ...] = ()
-_renderer: Any = structlog.processors.JSONRenderer(ensure_ascii=False)
+#: "json" (JSON lines) or "console" / "console-plain" (structlog's console renderer, with or without colours)
+_style = "json"
 
 
 def add_secrets(secrets: tuple[str, ...]) -> None:
@@ -49,23 +54,62 @@ def _redact_deep(value: Any) -> Any:
     return value
 
 
+@functools.cache
+def _renderer(style: str) -> Any:
+    structlog = importlib.import_module("structlog")
+    if style == "json":
+        return structlog.processors.JSONRenderer(ensure_ascii=False)
+    return structlog.dev.ConsoleRenderer(colors=style == "console")
+
+
 def _render(logger: Any, name: str, event: MutableMapping[str, Any]) -> Any:
-    return _renderer(logger, name, event)
+    return _renderer(_style)(logger, name, event)
 
 
-def get_logger(name: str = "chatgpt_es") -> Any:
+@functools.cache
+def _structlog_logger(name: str) -> Any:
+    structlog = importlib.import_module("structlog")
     return structlog.wrap_logger(
         logging.getLogger(name),
         processors=[
-            structlog.stdlib.filter_by_level,
             structlog.stdlib.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             redact_event,
             _render,
         ],
         wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
     )
+
+
+class Logger:
+    """A structlog logger made on first use: an event below the stdlib logger's level costs one check."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._stdlib = logging.getLogger(name)
+
+    def enabled(self, level: int) -> bool:
+        return self._stdlib.isEnabledFor(level)
+
+    def log(self, level: int, event: str, **facts: Any) -> None:
+        if self._stdlib.isEnabledFor(level):
+            _structlog_logger(self.name).log(level, event, **facts)
+
+    def debug(self, event: str, **facts: Any) -> None:
+        self.log(logging.DEBUG, event, **facts)
+
+    def info(self, event: str, **facts: Any) -> None:
+        self.log(logging.INFO, event, **facts)
+
+    def warning(self, event: str, **facts: Any) -> None:
+        self.log(logging.WARNING, event, **facts)
+
+    def error(self, event: str, **facts: Any) -> None:
+        self.log(logging.ERROR, event, **facts)
+
+
+def get_logger(name: str = "chatgpt_es") -> Logger:
+    return Logger(name)
 
 
 def level_from(verbose: int, environ: MutableMapping[str, str] | None = None) -> int:
@@ -80,13 +124,11 @@ def level_from(verbose: int, environ: MutableMapping[str, str] | None = None) ->
 
 def configure_logging(level: int, *, json_lines: bool | None = None, stream: Any = None) -> None:
     """Send the library's events to stderr at ``level``: JSON lines unless stderr is a terminal."""
-    global _renderer
+    global _style
     stream = stream or sys.stderr
     if json_lines is None:
         json_lines = not stream.isatty()
-    colors = not json_lines and "NO_COLOR" not in os.environ
-    _renderer = (structlog.processors.JSONRenderer(ensure_ascii=False) if json_lines
-                 else structlog.dev.ConsoleRenderer(colors=colors))
+    _style = "json" if json_lines else "console-plain" if "NO_COLOR" in os.environ else "console"
     logger = logging.getLogger("chatgpt_es")
     for handler in list(logger.handlers):
         logger.removeHandler(handler)

@@ -25,7 +25,6 @@ from .logs import get_logger
 P = ParamSpec("P")
 T = TypeVar("T")
 log = get_logger()
-_stdlib_logger = logging.getLogger("chatgpt_es")
 
 
 @attrs.frozen
@@ -109,7 +108,7 @@ class Trace:
     def add(self, record: StageRecord) -> None:
         self.records.append(record)
         level = logging.DEBUG if record.ok else logging.INFO
-        if _stdlib_logger.isEnabledFor(level):  # the facts are only worth building for a log line
+        if log.enabled(level):  # the facts are only worth building for a log line
             facts = record.facts()
             facts.pop("stage")
             log.log(level, "stage", stage=record.stage, **facts, **self.context)
