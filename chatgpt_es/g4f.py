@@ -102,8 +102,8 @@ class ChatGptEs(AsyncGeneratorProvider, ProviderModelMixin):  # type: ignore[mis
         """
         cls.get_model(model)
         options = {name: value for name, value in kwargs.items() if name not in G4F_HANDLED}
-        if options.get("timeout", 0) is None:
-            del options["timeout"]  # g4f's "no timeout given": the pipeline's default applies
+        if options.get("timeout") is None:
+            options.pop("timeout", None)  # g4f's "no timeout given": the pipeline's default applies
         provider = cls.pipeline_class()
         if "client" not in options:
             client_options = {name: options.pop(name) for name in list(options) if name in pipeline.CLIENT_OPTIONS}

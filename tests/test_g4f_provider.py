@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import json
 import logging
 import os
 import shutil
@@ -228,9 +229,23 @@ def test_g4f_options_are_accepted_and_the_unusable_ones_named(legacy_site: Emula
         answer = async_answer(local(legacy_site), user("hi"), temperature=0.2, conversation=None, max_tokens=500,
                               stop=["zzz"], timeout=30, stream_timeout=30, return_conversation=True)
     assert answer == "Echo: hi"
-    [warning] = [r.getMessage() for r in caplog.records if "options_ignored" in r.getMessage()]
-    assert "temperature" in warning and "return_conversation" in warning and "conversation" in warning
-    assert "max_tokens" not in warning and "stream" not in warning and "timeout" not in warning
+    [warning] = [json.loads(r.getMessage()) for r in caplog.records if "options_ignored" in r.getMessage()]
+    assert warning["options"] == ["conversation", "return_conversation", "temperature"]  # not g4f's own
+
+
+def test_pipeline_options_pass_through_g4f(start_emulator: StartEmulator) -> None:
+    emu = start_emulator(tls=True)
+    assert async_answer(local(emu), user("over TLS"), verify=str(emu.ca_file)) == "Echo: over TLS"
+
+
+def test_g4f_proxy_reaches_the_transport(legacy_site: Emulator) -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(pipeline.TransportError):
+        async_answer(local(legacy_site), user("hi"), proxy=f"http://127.0.0.1:{port}", retries=1)
+    assert legacy_site.counters.snapshot()["requests"] == 0
+    assert async_answer(local(legacy_site), user("hi")) == "Echo: hi"
 
 
 def test_timeout_bounds_the_whole_message(start_emulator: StartEmulator) -> None:
