@@ -15,7 +15,6 @@ refuse any address that is not 127.0.0.1, and the test fails if anything tried.
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import json
 import logging
@@ -43,8 +42,8 @@ import g4f.cookies  # noqa: E402
 import g4f.debug  # noqa: E402
 from conftest import StartEmulator  # noqa: E402
 from e2e_helpers import user  # noqa: E402
-from g4f.client import AsyncClient, Client  # noqa: E402
 from g4f.providers.base_provider import AsyncGeneratorProvider, ProviderModelMixin  # noqa: E402
+from g4f_helpers import async_answer, async_chunks, local, sync_answer, ticks_while  # noqa: E402
 
 import pipeline  # noqa: E402
 from chatgpt_es.emulator import Emulator  # noqa: E402
@@ -79,40 +78,6 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
     monkeypatch.delenv("G4F_PROXY", raising=False)
     yield tried
     assert tried == [], f"g4f tried to reach the network: {tried}"
-
-
-def local(emu: Emulator, system_prompt: str = "") -> type[ChatGptEs]:
-    """The seed's way to reach another site: a subclass with its ``url`` (and no system prompt, for exact echoes)."""
-    return type("Local", (ChatGptEs,), {"url": emu.base_url + "/", "SYSTEM_PROMPT": system_prompt})
-
-
-def async_answer(provider: Any, messages: list[dict[str, str]], **kwargs: Any) -> str:
-    async def body() -> str:
-        completion = await AsyncClient(provider=provider).chat.completions.create(messages=messages, **kwargs)
-        return str(completion.choices[0].message.content)
-
-    return asyncio.run(body())
-
-
-def async_chunks(provider: Any, messages: list[dict[str, str]], **kwargs: Any) -> list[tuple[float, str]]:
-    """Each streamed piece with the time it reached the caller."""
-    async def body() -> list[tuple[float, str]]:
-        start, pieces = time.perf_counter(), []
-        async for chunk in AsyncClient(provider=provider).chat.completions.create(messages=messages, stream=True,
-                                                                                  **kwargs):
-            if chunk.choices[0].delta.content:
-                pieces.append((time.perf_counter() - start, chunk.choices[0].delta.content))
-        return pieces
-
-    return asyncio.run(body())
-
-
-def sync_answer(provider: Any, messages: list[dict[str, str]], *, stream: bool = False, **kwargs: Any) -> list[str]:
-    completions = Client(provider=provider).chat.completions
-    if stream:
-        return [c.choices[0].delta.content for c in completions.create(messages=messages, stream=True, **kwargs)
-                if c.choices[0].delta.content]
-    return [str(completions.create(messages=messages, **kwargs).choices[0].message.content)]
 
 
 # -- the class -------------------------------------------------------------------------------
@@ -289,30 +254,6 @@ def test_register_makes_the_name_resolve_in_g4f(start_emulator: StartEmulator, r
 
 
 # -- the provider g4f used to ship, measured on the same sites ------------------------------------
-
-
-def ticks_while(provider: Any, messages: list[dict[str, str]]) -> tuple[str, int]:
-    """The answer, and how often a concurrent task ran meanwhile (every 10 ms) on the same event loop."""
-    async def body() -> tuple[str, int]:
-        ticks = 0
-
-        async def ticker() -> None:
-            nonlocal ticks
-            while True:
-                await asyncio.sleep(0.01)
-                ticks += 1
-
-        task = asyncio.create_task(ticker())
-        await asyncio.sleep(0)
-        try:
-            completion = await AsyncClient(provider=provider).chat.completions.create(messages=messages)
-        except ValueError as error:
-            return type(error).__name__, ticks
-        finally:
-            task.cancel()
-        return str(completion.choices[0].message.content), ticks
-
-    return asyncio.run(body())
 
 
 def test_the_event_loop_keeps_running_during_a_slow_answer(start_emulator: StartEmulator) -> None:
