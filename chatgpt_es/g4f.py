@@ -23,7 +23,6 @@ from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 import pipeline
-from chatgpt_es.logs import get_logger
 from stages.models import Conversation
 
 try:
@@ -46,7 +45,6 @@ G4F_HANDLED = frozenset({"stream", "stream_timeout", "max_tokens", "stop", "prov
 #: conversations of every event loop, by (site URL, digest of the turns): g4f's sync ``Client`` runs each
 #: call on a new loop, and the pipeline's clients are per loop, so they share this store instead
 _HELD: OrderedDict[tuple[str, str], Conversation] = OrderedDict()
-log = get_logger()
 
 
 class ChatGptEs(AsyncGeneratorProvider, ProviderModelMixin):  # type: ignore[misc]  # g4f has no type hints
@@ -100,7 +98,7 @@ class ChatGptEs(AsyncGeneratorProvider, ProviderModelMixin):  # type: ignore[mis
         ``connect_timeout``, ``read_timeout``, …; see :meth:`pipeline.ChatGptEs.client`).  Errors are this
         project's typed errors, :class:`ValueError`\\ s for what the site answered, as g4f expects.
         """
-        cls.get_model(model)
+        model = cls.get_model(model)  # recorded as g4f's last_model; the site's own settings pick its model
         options = {name: value for name, value in kwargs.items() if name not in G4F_HANDLED}
         if options.get("timeout") is None:
             options.pop("timeout", None)  # g4f's "no timeout given": the pipeline's default applies
@@ -110,7 +108,7 @@ class ChatGptEs(AsyncGeneratorProvider, ProviderModelMixin):  # type: ignore[mis
             client = provider.client(proxy, **client_options)
             client.held = _HELD  # conversations outlive the event loop (g4f's sync Client: one loop per call)
             options["client"] = client
-        async for text in provider.create_async_generator(cls.default_model, messages, proxy, **options):
+        async for text in provider.create_async_generator(model, messages, proxy, **options):
             yield text
 
 
