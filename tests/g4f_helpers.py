@@ -50,7 +50,7 @@ def sync_answer(provider: Any, messages: list[dict[str, str]], *, stream: bool =
 
 
 def ticks_while(provider: Any, messages: list[dict[str, str]]) -> tuple[str, int]:
-    """The answer, and how often a concurrent task ran meanwhile (every 10 ms) on the same event loop."""
+    """The answer (or the ValueError raised) and how often a task ticking every 10 ms ran meanwhile."""
     async def body() -> tuple[str, int]:
         ticks = 0
 
@@ -65,7 +65,7 @@ def ticks_while(provider: Any, messages: list[dict[str, str]]) -> tuple[str, int
         try:
             completion = await AsyncClient(provider=provider).chat.completions.create(messages=messages)
         except ValueError as error:
-            return type(error).__name__, ticks
+            return f"{type(error).__name__}: {error}", ticks
         finally:
             task.cancel()
         return str(completion.choices[0].message.content), ticks
