@@ -60,6 +60,8 @@ class Emulator:
         self.last_form: dict[str, str] = {}
         self.cache: dict[str, CacheEntry] = {}
         self.conversations: dict[ConversationKey, list[Turn]] = {}
+        #: legacy custom bots' chat log rows: (source, md5 of client id and post id) -> row id
+        self.chat_logs: dict[tuple[str, str], int] = {}
 
     @property
     def nonce_action(self) -> str:
