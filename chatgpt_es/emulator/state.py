@@ -38,6 +38,8 @@ class Turn:
     content: str
     timestamp: int
     payload_sent: dict[str, Any] | None = None
+    #: the model's token usage, normalised as the plugin stores it (None: the model reported none)
+    usage: dict[str, Any] | None = None
 
 
 ConversationKey = tuple[int, str, str]  # (bot_id, session_id, conversation_uuid)
