@@ -183,6 +183,8 @@ EXCHANGES: tuple[tuple[str, str, Send], ...] = (
     ("json", "unknown action", unknown_action),
     ("stream", "page", page),
     ("stream", "message", legacy_message),
+    ("stream", "message with history", legacy_with_history),
+    ("stream", "empty message", legacy_empty),
     ("stream", "expired nonce", legacy_bad_nonce),
     ("custom-bot", "page", page),
     ("custom-bot", "message", legacy_message),
