@@ -72,8 +72,10 @@ def turn_json(turn: Turn) -> dict[str, Any]:
     item: dict[str, Any] = {"message_id": turn.message_id, "role": turn.role, "content": turn.content,
                             "timestamp": turn.timestamp}
     if turn.role == "bot":
-        item.update(provider="OpenAI", model=MODEL,
-                    request_payload={"provider": "OpenAI", "model": MODEL, "payload_sent": turn.payload_sent})
+        item.update(provider="OpenAI", model=MODEL)
+        if turn.usage is not None:
+            item["usage"] = turn.usage
+        item["request_payload"] = {"provider": "OpenAI", "model": MODEL, "payload_sent": turn.payload_sent}
     return item
 
 

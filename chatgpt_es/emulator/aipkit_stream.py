@@ -57,6 +57,14 @@ def payload_sent(thread: list[Turn], message: str, now: float) -> dict[str, Any]
     }
 
 
+def usage_of(sent: dict[str, Any], pieces: int) -> dict[str, Any]:
+    """The usage the plugin stores for an answer: the model reports it, as ``stream_options.include_usage`` asks
+    (the real plugin's history shows it; the upstream of the captures never reported any). Words stand for tokens."""
+    prompt = sum(len(str(m["content"]).split()) for m in sent["messages"])
+    raw = {"prompt_tokens": prompt, "completion_tokens": pieces, "total_tokens": prompt + pieces}
+    return {"input_tokens": prompt, "output_tokens": pieces, "total_tokens": prompt + pieces, "provider_raw": raw}
+
+
 def _extra_events(message: str, now: float) -> list[SseEvent]:
     """Events the JS listens for besides text, produced on request by test triggers in the message."""
     extras: list[SseEvent] = []
@@ -114,6 +122,6 @@ def handle_stream(emu: Emulator, req: AjaxRequest, nonce_fault: bool) -> SseRepl
     emu.conversations[key] = [
         *thread,
         Turn(entry.client_message_id, "user", message, int(entry.created)),
-        Turn(message_id.replace(".", ""), "bot", answer, int(now), sent),
+        Turn(message_id.replace(".", ""), "bot", answer, int(now), sent, usage_of(sent, len(deltas))),
     ]
     return SseReply(AIPKIT_SSE_HEADERS, tuple(events), "stream")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 
@@ -99,6 +100,21 @@ def _stream_answer(text: str, outcome: str) -> SseReply:
     return SseReply(LEGACY_SSE_HEADERS, tuple(events), outcome)
 
 
+def chat_log_id(emu: Emulator, fields: dict[str, str]) -> int | str | bool:
+    """The answer's ``log``: a custom bot made with the plugin's "new bot" defaults saves its logs
+    (``save_logs`` 1), one row per client id and post; the id is an int when this message created the row,
+    the stored id as a string after (wpdb reads strings).  The site-wide bots keep no logs: ``false``."""
+    bot_id = fields.get("bot_id", "0")
+    if bot_id in ("", "0"):
+        return False
+    client_id, post_id = fields.get("wpaicg_chat_client_id", ""), fields.get("post_id", "")
+    key = (f"custom_bot_{bot_id}", hashlib.md5(f"{client_id}-{post_id}".encode()).hexdigest())
+    if key in emu.chat_logs:
+        return str(emu.chat_logs[key])
+    emu.chat_logs[key] = len(emu.chat_logs) + 1
+    return emu.chat_logs[key]
+
+
 def _expired(emu: Emulator, req: AjaxRequest) -> Reply:
     """``wp_nonce_ays`` under DOING_AJAX: the bare message, plus a link back when the referer is on-site."""
     body = EXPIRED
@@ -139,5 +155,5 @@ def handle_legacy(emu: Emulator, req: AjaxRequest, *, nonce_fault: bool = False)
     if stream:
         return _stream_answer(answer, "stream" if outcome == "answer" else outcome)
     body = {"status": "success", "msg": "Something went wrong", "greeting_message": GREETING,
-            "data": answer, "log": False}
+            "data": answer, "log": chat_log_id(emu, fields)}
     return json_reply(body, outcome)

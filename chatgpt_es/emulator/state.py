@@ -38,6 +38,8 @@ class Turn:
     content: str
     timestamp: int
     payload_sent: dict[str, Any] | None = None
+    #: the model's token usage, normalised as the plugin stores it (None: the model reported none)
+    usage: dict[str, Any] | None = None
 
 
 ConversationKey = tuple[int, str, str]  # (bot_id, session_id, conversation_uuid)
@@ -60,6 +62,8 @@ class Emulator:
         self.last_form: dict[str, str] = {}
         self.cache: dict[str, CacheEntry] = {}
         self.conversations: dict[ConversationKey, list[Turn]] = {}
+        #: legacy custom bots' chat log rows: (source, md5 of client id and post id) -> row id
+        self.chat_logs: dict[tuple[str, str], int] = {}
 
     @property
     def nonce_action(self) -> str:
