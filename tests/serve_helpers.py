@@ -6,10 +6,11 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+from e2e_helpers import settings, site_of
+
 from chatgpt_es.emulator import Emulator
 from chatgpt_es.server import ServerConfig, ServerThread, SiteEntry
 from chatgpt_es.server.sites import DEFAULT_NAME
-from e2e_helpers import settings, site_of
 
 
 def config_for(emu: Emulator, *, concurrency: int = 16, sites: dict[str, SiteEntry] | None = None,

@@ -6,12 +6,17 @@ import asyncio
 
 import openai
 import pytest
-from serve_helpers import served, user
+from conftest import StartEmulator
+from openai.types.chat import ChatCompletionMessageParam
+from serve_helpers import served
 
 from chatgpt_es.emulator import Emulator
-from conftest import StartEmulator
 
 GENERATIONS = ["legacy_site", "aipkit_site"]
+
+
+def user(text: str) -> list[ChatCompletionMessageParam]:
+    return [{"role": "user", "content": text}]
 
 
 def sdk(url: str, **options: object) -> openai.OpenAI:
@@ -101,11 +106,12 @@ def test_continued_conversation(site: Emulator) -> None:
     the legacy site gets the history in its field."""
     with served(site) as url:
         client = sdk(url)
-        messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "My name is Ana."}]
-        first = client.chat.completions.create(model="gpt-4o", messages=messages)  # type: ignore[arg-type]
+        messages: list[ChatCompletionMessageParam] = [
+            {"role": "system", "content": "Be brief."}, {"role": "user", "content": "My name is Ana."}]
+        first = client.chat.completions.create(model="gpt-4o", messages=messages)
         messages += [{"role": "assistant", "content": first.choices[0].message.content or ""},
                      {"role": "user", "content": "And yours?"}]
-        second = client.chat.completions.create(model="gpt-4o", messages=messages)  # type: ignore[arg-type]
+        second = client.chat.completions.create(model="gpt-4o", messages=messages)
     # the system message became the system prompt, which both generations send ahead of the message
     assert first.choices[0].message.content == "Echo: Be brief. My name is Ana."
     assert second.choices[0].message.content == "Echo: Be brief. And yours? (after 2 earlier turns)"
