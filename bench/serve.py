@@ -117,7 +117,8 @@ def main() -> None:
     options = parser.parse_args()
     print("overhead per message: the server against the library called directly, same local site, same run")
     print(f"{'site':<38} {'direct ms':>10} {'served ms':>10} {'extra ms':>9} {'ratio':>6}")
-    cases: list[tuple[str, dict[str, Any], bool]] = [("legacy JSON, no latency", {}, False), ("AIPKit stream, no latency", {"aipkit": True}, True),
+    cases: list[tuple[str, dict[str, Any], bool]] = [
+             ("legacy JSON, no latency", {}, False), ("AIPKit stream, no latency", {"aipkit": True}, True),
              ("legacy JSON, 50 ms latency", {"latency": 0.05}, False),
              ("AIPKit stream, 50 ms latency", {"aipkit": True, "latency": 0.05}, True)]
     for name, knobs, stream in cases:
