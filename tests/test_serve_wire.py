@@ -155,7 +155,9 @@ def test_api_key(legacy_site: Emulator) -> None:
         right = post(url, {"messages": user("hi")}, {"Authorization": "Bearer s3cret"})
         models = http("GET", url + "/v1/models")
         health = http("GET", url + "/health")
+        health_with_key = http("GET", url + "/health", headers={"Authorization": "Bearer s3cret"})
     assert (missing.status, wrong.status, right.status, models.status, health.status) == (401, 401, 200, 401, 200)
+    assert health.json() == {"status": "ok"} and "default" in health_with_key.json()["sites"]
     assert missing.json()["error"]["code"] == "invalid_api_key"
     assert "s3cret" not in wrong.text
     assert right.json()["choices"][0]["message"]["content"] == "Echo: hi"

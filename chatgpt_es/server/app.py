@@ -99,6 +99,9 @@ class Api:
     # -- handlers ----------------------------------------------------------------
 
     async def health(self, request: web.Request) -> web.Response:
+        """Open to all; the per-site figures only to those who may use the API."""
+        if self.key_problem(request) is not None:
+            return web.json_response({"status": "ok"})
         sites = {name: {"active": self.active[name], "queued": self.queued[name],
                         "concurrency": entry.concurrency} for name, entry in self.entries.items()}
         return web.json_response({"status": "ok", "sites": sites})
@@ -142,14 +145,21 @@ class Api:
             return error_response(api_error(error))
 
     def check_key(self, request: web.Request) -> None:
+        problem = self.key_problem(request)
+        if problem is not None:
+            raise ApiError(401, problem, code="invalid_api_key")
+
+    def key_problem(self, request: web.Request) -> str | None:
+        """Why the request may not use the API (None: it may); the key is compared in constant time."""
         key = self.config.api_key
         if not key:
-            return
+            return None
         scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not given:
-            raise ApiError(401, "an API key is required: send Authorization: Bearer <key>", code="invalid_api_key")
+        if scheme.lower() != "bearer" or not given.strip():
+            return "an API key is required: send Authorization: Bearer <key>"
         if not hmac.compare_digest(given.strip().encode(), key.encode()):
-            raise ApiError(401, "the API key is wrong", code="invalid_api_key")
+            return "the API key is wrong"
+        return None
 
     async def close(self, app: web.Application) -> None:
         await self.client.aclose()
