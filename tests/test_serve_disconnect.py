@@ -1,4 +1,5 @@
-"""A client that goes away mid-stream cancels the site request at once, and frees its slot."""
+"""A client that goes away mid-stream cancels the site request at once, and frees its slot; the per-site
+limit holds the site requests under way to its number, queueing the rest."""
 
 from __future__ import annotations
 
@@ -79,3 +80,23 @@ async def get_health(url: str) -> dict[str, dict[str, dict[str, int]]]:
     async with aiohttp.ClientSession() as session, session.get(url + "/health") as response:
         data: dict[str, dict[str, dict[str, int]]] = await response.json()
         return data
+
+
+def test_the_per_site_limit_queues_the_rest() -> None:
+    async def ask_all(url: str, count: int) -> list[str]:
+        async with aiohttp.ClientSession() as session:
+            async def one(i: int) -> str:
+                body = {"model": "gpt-4o", "messages": user(f"m{i}")}
+                async with session.post(url + "/v1/chat/completions", json=body) as response:
+                    data = await response.json()
+                    return str(data["choices"][0]["message"]["content"])
+            return await asyncio.gather(*(one(i) for i in range(count)))
+
+    with watched_site(EmulatorConfig(latency=0.3)) as (emu, handled), \
+            ServerThread(config_for(emu, concurrency=2)) as url:
+        answers = asyncio.run(ask_all(url, 6))
+    assert answers == [f"Echo: m{i}" for i in range(6)]
+    posts = [(start, end) for what, start, end in handled if what.startswith("POST")]
+    assert len(posts) == 6
+    most = max(sum(1 for start, end in posts if start <= moment < end) for moment, _ in posts)
+    assert most == 2  # never more than the limit at once, and the limit was used
