@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "regress": ("chatgpt_es.cli.debug", "regress", "Replay saved fixture cases through the stages and diff them."),
     "batch": ("chatgpt_es.cli.batch", "batch", "Send every item of INPUT.jsonl; append results to OUTPUT.jsonl."),
     "soak": ("chatgpt_es.cli.soak", "soak_command", "Many messages against a local site that injects faults."),
+    "serve": ("chatgpt_es.cli.serve", "serve_command", "Serve an OpenAI-compatible API in front of the site."),
 }
 
 

@@ -74,6 +74,7 @@ def _structlog_logger(name: str) -> Any:
         processors=[
             structlog.stdlib.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
             redact_event,
             _render,
         ],
@@ -106,6 +107,10 @@ class Logger:
 
     def error(self, event: str, **facts: Any) -> None:
         self.log(logging.ERROR, event, **facts)
+
+    def exception(self, event: str, **facts: Any) -> None:
+        """An error with the traceback of the exception being handled."""
+        self.log(logging.ERROR, event, exc_info=True, **facts)
 
 
 def get_logger(name: str = "chatgpt_es") -> Logger:
