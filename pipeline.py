@@ -23,11 +23,13 @@ from typing import Any, ClassVar
 
 import stamina
 
+from chatgpt_es.runtime.choices import CHOICES, with_choices
 from chatgpt_es.runtime.client import Client, RetryPolicy, Settings, Site
 from chatgpt_es.runtime.logs import get_logger
 from chatgpt_es.runtime.options import CLIENT_OPTIONS, settings_from
 from chatgpt_es.runtime.resilience import bounded, deadline_in, retry_args, retry_hook, within
 from chatgpt_es.runtime.trace import StageRecord, Trace
+from stages.boxes import choose_box
 from stages.errors import (
     AnswerFormatError,
     BadStatusError,
@@ -130,6 +132,7 @@ async def ask(client: Client, site: Site, messages: Any, *, conversation: Conver
 async def _renewing_nonce(client: Client, site: Site, prompt: Prompt, conversation: Conversation,
                           trace: Trace, deadline: float | None) -> AsyncIterator[str]:
     box = await bounded(deadline, client.chat_box(site, trace))                 # Получение nonce и post_id
+    box = _chosen(box, site, trace)                                             # issue 13: bot, REST API
     try:
         async for text in exchange(client, site, box, prompt, conversation, trace, deadline):
             yield text
@@ -140,8 +143,16 @@ async def _renewing_nonce(client: Client, site: Site, prompt: Prompt, conversati
     renewed = await bounded(deadline, client.renew_nonce(site, box, trace))
     if renewed.nonce.is_default:
         raise rejected  # the page has no nonce at all: the seed's fallback value would only be refused again
+    renewed = _chosen(renewed, site, trace)
     async for text in exchange(client, site, renewed, prompt, conversation, trace, deadline):
         yield text
+
+
+def _chosen(box: ChatBox, site: Site, trace: Trace) -> ChatBox:
+    """The box of the bot the caller asked for, on the REST API when they gave its key (a stage when chosen)."""
+    if site.bot_id is None and not site.api_key:
+        return box
+    return trace.step("choose", choose_box, box, site.bot_id, site.api_key)
 
 
 async def exchange(client: Client, site: Site, box: ChatBox, prompt: Prompt, conversation: Conversation,
@@ -177,9 +188,11 @@ class Chat:
     turn sends only the new message and the site remembers the rest.
     """
 
-    def __init__(self, client: Client, site: Site, conversation: Conversation | None = None) -> None:
+    def __init__(self, client: Client, site: Site, conversation: Conversation | None = None,
+                 **choices: Any) -> None:
+        """``choices``: ``bot_id``, ``api_key`` (the site owner's REST key), ``history`` (legacy strategy)."""
         self.client = client
-        self.site = site
+        self.site = with_choices(site, **choices)
         self.conversation = conversation or new_conversation()
         self.turns: list[Turn] = []
 
@@ -283,8 +296,12 @@ class ChatGptEs:
 
     @classmethod
     def chat(cls, proxy: str | None = None, *, system_prompt: str | None = None, **options: Any) -> Chat:
-        """A :class:`Chat` with this site that keeps its identity across turns."""
-        return Chat(cls.client(proxy, **options), cls.site(system_prompt))
+        """A :class:`Chat` with this site that keeps its identity across turns.
+
+        ``options``: the client's (see :meth:`client`), and ``bot_id``, ``api_key``, ``history``.
+        """
+        choices = {k: options.pop(k) for k in CHOICES & set(options)}
+        return Chat(cls.client(proxy, **options), cls.site(system_prompt), **choices)
 
     @classmethod
     async def create_async_generator(cls, model: str, messages: Any, proxy: str | None = None,
@@ -302,6 +319,7 @@ class ChatGptEs:
         trace: Trace | None = kwargs.pop("trace", None)
         system_prompt: str | None = kwargs.pop("system_prompt", None)
         client: Client | None = kwargs.pop("client", None)
+        choices = {k: kwargs.pop(k) for k in CHOICES & set(kwargs)}  # bot_id, api_key (REST API), history
         ignored = sorted(set(kwargs) - CLIENT_OPTIONS)
         if ignored:
             log.warning("options_ignored", options=ignored, reason="the site decides these itself")
@@ -310,7 +328,7 @@ class ChatGptEs:
         if not isinstance(messages, list):
             raise InvalidMessagesError(f"messages must be a list of {{role, content}} objects, "
                                        f"not {type(messages).__name__}")
-        site = cls.site(system_prompt)
+        site = with_choices(cls.site(system_prompt), **choices)
         turns = _turns(messages)
         conversation = client.take((site.url, _digest(turns[:-1]))) if len(turns) > 1 else None
         conversation = conversation or new_conversation()

@@ -15,8 +15,8 @@ from typing import Any
 
 import attrs
 
-from stages.errors import ChatGptEsError, StreamInterruptedError
-from stages.extract import extract_chatbox
+from stages.errors import BotNotFoundError, ChatGptEsError, StreamInterruptedError
+from stages.boxes import choose_box, extract_page
 from stages.fetch import check_page, decode_page
 from stages.models import AnswerHead, ChatBox, Conversation, FollowUp, NewNonce, Page, Stamp, Text
 from stages.parse import feed, finish, start_parse
@@ -54,6 +54,8 @@ def box_facts(box: ChatBox) -> dict[str, Any]:
         "stream": box.stream,
         "ajax_url": box.ajax_url,
         "containers": box.containers,
+        **({"boxes": [{"id": b.bot_id, "name": b.name, "protocol": b.protocol} for b in box.boxes]}
+           if box.containers > 1 else {}),
     }
 
 
@@ -86,6 +88,16 @@ def parse_bytes(protocol: str, purpose: str, head: AnswerHead, chunks: Iterator[
     return result
 
 
+def choose_facts(box: ChatBox, bot: str) -> dict[str, Any]:
+    """The choose stage for bot ``bot``: the chosen box's protocol, bot and nonce, or the error with the ids found."""
+    try:
+        chosen = choose_box(box, bot)
+    except BotNotFoundError as error:
+        return {"error": type(error).__name__, "available": list(error.available)}
+    return {"protocol": chosen.protocol, "bot_id": chosen.bot_id, "name": chosen.name,
+            "nonce": chosen.nonce.value, "post_id": chosen.post_id.value}
+
+
 def _purpose(answer: dict[str, Any]) -> str:
     if "purpose" in answer:
         return str(answer["purpose"])
@@ -113,8 +125,12 @@ def replay(case_dir: Path) -> dict[str, Any]:
         except ChatGptEsError as error:
             actual["fetch"] = {"error": type(error).__name__}
         else:
-            box = extract_chatbox(page.text)
+            box = extract_page(page)
             actual["extract"] = box_facts(box)
+            if any(name.lower() == "link" for name, _ in headers):
+                actual["discover"] = {"rest_root": box.rest_root}
+            if "bot" in case:
+                actual["choose"] = choose_facts(box, case["bot"])
     if "payload" in case and box is not None and "messages" in case:
         spec = case["payload"]
         conversation = Conversation(**spec["conversation"])

@@ -93,7 +93,7 @@ def handle_stream(emu: Emulator, req: AjaxRequest, nonce_fault: bool) -> SseRepl
     if not session_id:
         return _fail(emu, "Session ID is missing for guest.", "missing_session")
     bot_id = intval(query.get("bot_id"))
-    if bot_id != BOT_ID:
+    if bot_id not in emu.bot_ids:
         return _fail(emu, "Invalid chatbot specified.", "invalid_bot")
     message = entry.message
     if "[[token-limit]]" in message:

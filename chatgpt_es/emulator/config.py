@@ -8,7 +8,7 @@ import attrs
 
 FAULT_KINDS: tuple[str, ...] = ("500", "502", "429", "drop", "truncate", "nonce")
 GENERATIONS: tuple[str, ...] = ("legacy", "aipkit")
-PAGE_KINDS: tuple[str, ...] = ("shortcode", "widget", "custom-bot")
+PAGE_KINDS: tuple[str, ...] = ("shortcode", "widget", "custom-bot", "two-bots", "same-bot-twice")
 
 
 def _as_tuple(value: Iterable[str]) -> tuple[str, ...]:
@@ -46,3 +46,9 @@ class EmulatorConfig:
     cloudflare: bool = False
     tls: bool = False
     cache_ttl: float = 60.0
+    #: AIPKit: the site owner's REST API key (None: the REST API is off, as by default)
+    rest_key: str | None = None
+    #: WordPress "plain" permalinks: no ``/wp-json/`` routing, the REST root is ``?rest_route=/``
+    plain_permalinks: bool = False
+    #: AIPKit: the bot keeps OpenAI conversation state (Responses mode; the page says so in its data-config)
+    conversation_state: bool = False

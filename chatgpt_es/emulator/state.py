@@ -60,6 +60,10 @@ class Emulator:
         self.last_form: dict[str, str] = {}
         self.cache: dict[str, CacheEntry] = {}
         self.conversations: dict[ConversationKey, list[Turn]] = {}
+        #: the chatbots the site has (AIPKit: 5 is the capture's bot, 9 a second one)
+        self.bot_ids: frozenset[int] = frozenset({5, 9}) if config.generation == "aipkit" else frozenset({0})
+        #: what the REST route forwarded upstream for the last message (system prompt first)
+        self.last_rest: list[dict[str, str]] = []
 
     @property
     def nonce_action(self) -> str:

@@ -73,11 +73,13 @@ def summarize(output: Any) -> Any:
                 "nonce": {"value": output.nonce.value, "rule": output.nonce.rule, "at": output.nonce.position},
                 "post_id": {"value": output.post_id.value, "rule": output.post_id.rule, "at": output.post_id.position},
                 "bot_id": output.bot_id, "box_type": output.box_type, "stream": output.stream,
-                "ajax_url": output.ajax_url, "containers": output.containers, "used_defaults": output.used_defaults}
+                "ajax_url": output.ajax_url, "containers": output.containers, "used_defaults": output.used_defaults,
+                "name": output.name, "rest_root": redact_url(output.rest_root), **_boxes(output)}
     if isinstance(output, HttpRequest):
         return {"method": output.method, "url": redact_url(output.url), "purpose": output.purpose,
                 "encoding": output.encoding if output.method == "POST" else None,
-                "fields": {k: _short(redact(v)) for k, v in output.form + output.query}}
+                "fields": {k: _short(redact(v)) for k, v in output.form + output.query},
+                **({"json": _short(redact(output.json_body))} if output.json_body else {})}
     if isinstance(output, Answer):
         head = output.head
         return {"status": head.status, "content_type": head.content_type, "url": redact_url(head.url)}
@@ -92,6 +94,12 @@ def summarize(output: Any) -> Any:
     if isinstance(output, list | tuple):
         return [summarize(v) for v in output]
     return repr(output)
+
+
+def _boxes(box: ChatBox) -> dict[str, Any]:
+    """Every chat box of the page (id, name, protocol), and whether the page keeps Responses-mode state."""
+    boxes = [{"id": b.bot_id, "name": b.name, "protocol": b.protocol} for b in box.boxes]
+    return {"boxes": boxes, "conversation_state": box.conversation_state}
 
 
 def _short(value: str, limit: int = 120) -> str:
