@@ -218,6 +218,11 @@ class Chat:
 # -- the provider ---------------------------------------------------------------------
 
 
+def _held(site: Site) -> str:
+    """Whose conversations a client holds: the site's, per bot (each bot keeps its own thread)."""
+    return site.url if site.bot_id is None else f"{site.url}#bot={site.bot_id}"
+
+
 def _digest(turns: list[tuple[str, str]]) -> str:
     return hashlib.sha256(json.dumps(turns).encode()).hexdigest()
 
@@ -330,11 +335,11 @@ class ChatGptEs:
                                        f"not {type(messages).__name__}")
         site = with_choices(cls.site(system_prompt), **choices)
         turns = _turns(messages)
-        conversation = client.take((site.url, _digest(turns[:-1]))) if len(turns) > 1 else None
+        conversation = client.take((_held(site), _digest(turns[:-1]))) if len(turns) > 1 else None
         conversation = conversation or new_conversation()
         answer: list[str] = []
         async for text in ask(client, site, messages, conversation=conversation, trace=trace):
             answer.append(text)
             yield text
         turns.append(("assistant", "".join(answer)))
-        client.hold((site.url, _digest(turns)), conversation.advanced(2))
+        client.hold((_held(site), _digest(turns)), conversation.advanced(2))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -9,7 +10,10 @@ import click
 
 from chatgpt_es.runtime.choices import with_choices
 from chatgpt_es.runtime.client import Site
-from stages.errors import ChatGptEsError
+from stages.boxes import choose_box
+from stages.errors import BotNotFoundError, ChatGptEsError
+from stages.extract import extract_chatbox
+from stages.models import ChatBox
 
 
 def choice_options() -> list[Callable[[Any], Any]]:
@@ -28,3 +32,15 @@ def with_choices_given(site: Site, options: dict[str, Any]) -> Site:
         return with_choices(site, bot_id=options.pop("bot", None), api_key=options.pop("site_key", None))
     except ChatGptEsError as error:
         raise click.BadParameter(str(error)) from None
+
+
+def extract_for_bot(page: str, bot: str | None) -> ChatBox:
+    """``stage extract --bot``: the page's chat box of that bot; an id not on the page exits 1 with the ids there."""
+    box = extract_chatbox(page)
+    if bot is None:
+        return box
+    try:
+        return choose_box(box, bot)
+    except BotNotFoundError as error:
+        click.echo(f"error: {type(error).__name__}: {error}", err=True)
+        sys.exit(1)

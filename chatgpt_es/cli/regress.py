@@ -15,8 +15,8 @@ from typing import Any
 
 import attrs
 
-from stages.errors import BotNotFoundError, ChatGptEsError, StreamInterruptedError
 from stages.boxes import choose_box, extract_page
+from stages.errors import BotNotFoundError, ChatGptEsError, StreamInterruptedError
 from stages.fetch import check_page, decode_page
 from stages.models import AnswerHead, ChatBox, Conversation, FollowUp, NewNonce, Page, Stamp, Text
 from stages.parse import feed, finish, start_parse

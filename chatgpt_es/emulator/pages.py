@@ -115,6 +115,12 @@ class PageRenderer:
             html = _replace_once(html, '     data-type="shortcode"\n>', '     data-type="widget"\n>')
         elif self.config.page == "custom-bot":
             html = _replace_once(html, 'data-bot-id="0"', f'data-bot-id="{self.config.bot_id}"')
+        elif self.config.page in ("two-bots", "same-bot-twice"):
+            start = html.index('<div class="wpaicg-chat-shortcode"\n')
+            tag = html[start:html.index('     data-type="shortcode"\n>', start) + len('     data-type="shortcode"\n>')]
+            second = tag if self.config.page == "same-bot-twice" else tag.replace(
+                'data-bot-id="0"', f'data-bot-id="{self.config.bot_id}"')
+            html = _replace_once(html, "</body>", f"{second}</div>\n</body>")
         return html
 
 
