@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .aipkit_events import quota_error
 from .errors import (
     AnswerFormatError,
     CacheMissError,
@@ -163,6 +164,9 @@ def on_event(progress: StreamProgress, event: SseEvent) -> tuple[StreamProgress,
             if isinstance(payload, dict) else event.data
         if name == "warning":
             return progress, (Notice("warning", message),)
+        quota = quota_error(payload, event.data)
+        if quota is not None:
+            raise quota
         if progress.started:
             raise ProviderFailedError(f"the site's model failed mid-answer: {message}", body=event.data)
         raise error_for(message, body=event.data)

@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 
 from stages.boxes import choose_box, extract_page
-from stages.errors import BotNotFoundError, ChatGptEsError, StreamInterruptedError
+from stages.errors import BotNotFoundError, ChatGptEsError, QuotaExceededError, StreamInterruptedError
 from stages.fetch import check_page, decode_page
 from stages.models import AnswerHead, ChatBox, Conversation, FollowUp, NewNonce, Page, Stamp, Text
 from stages.parse import feed, finish, start_parse
@@ -81,6 +81,8 @@ def parse_bytes(protocol: str, purpose: str, head: AnswerHead, chunks: Iterator[
         retry_after = getattr(error, "retry_after", None)
         if retry_after is not None:
             result["retry_after"] = retry_after
+    if isinstance(error, QuotaExceededError):
+        result["quota"] = {"message": error.quota_message, "actions": [dict(a) for a in error.actions]}
     result["follow_up"] = {"cache_key": follow_up} if follow_up else None
     new_nonce = next((o.nonce for o in outcomes if isinstance(o, NewNonce)), None)
     if new_nonce is not None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from chatgpt_es.emulator.legacy import echo_answer, split_pieces
 from chatgpt_es.emulator.php import intval, json_encode, uniqid_more_entropy
+from chatgpt_es.emulator.quota import quota_refusal, record_usage
 from chatgpt_es.emulator.state import ConversationKey, Emulator, Turn
 from chatgpt_es.emulator.wire import AIPKIT_SSE_HEADERS, AjaxRequest, SseEvent, SseReply, sse_event
 
@@ -95,6 +96,9 @@ def handle_stream(emu: Emulator, req: AjaxRequest, nonce_fault: bool) -> SseRepl
     bot_id = intval(query.get("bot_id"))
     if bot_id not in emu.bot_ids:
         return _fail(emu, "Invalid chatbot specified.", "invalid_bot")
+    refusal = quota_refusal(emu, bot_id, session_id)
+    if refusal is not None:
+        return refusal
     message = entry.message
     if "[[token-limit]]" in message:
         return _fail(emu, "You have reached your token limit.", "token_limit")
@@ -110,6 +114,7 @@ def handle_stream(emu: Emulator, req: AjaxRequest, nonce_fault: bool) -> SseRepl
         return SseReply(AIPKIT_SSE_HEADERS, tuple(events), "provider_fail")
     middle = len(deltas) // 2
     events += [*deltas[:middle], *_extra_events(message, now), *deltas[middle:], DONE]
+    record_usage(emu, bot_id, session_id)
     sent = payload_sent(thread, message, now)
     emu.conversations[key] = [
         *thread,
