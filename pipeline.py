@@ -21,6 +21,7 @@ import weakref
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
+import attrs
 import stamina
 
 from chatgpt_es.runtime.choices import CHOICES, with_choices
@@ -195,6 +196,10 @@ class Chat:
         self.site = with_choices(site, **choices)
         self.conversation = conversation or new_conversation()
         self.turns: list[Turn] = []
+        #: what the last answer said besides its text (AIPKit): its sources, the site's warnings, its response id
+        self.citations: tuple[dict[str, Any], ...] = ()
+        self.warnings: tuple[str, ...] = ()
+        self.response_id: str | None = None
 
     def messages(self, text: str) -> list[dict[str, str]]:
         """The whole conversation as OpenAI-style messages, ending with ``text``."""
@@ -203,12 +208,18 @@ class Chat:
     async def send(self, text: str, trace: Trace | None = None) -> AsyncIterator[str]:
         """Send one message; yields the answer as it arrives, then remembers both turns."""
         answer: list[str] = []
+        trace = trace if trace is not None else Trace()
+        since = len(trace.records)
         async for chunk in ask(self.client, self.site, self.messages(text), conversation=self.conversation,
                                trace=trace):
             answer.append(chunk)
             yield chunk
         self.turns += [Turn("user", text), Turn("assistant", "".join(answer))]
-        self.conversation = self.conversation.advanced(2)
+        extras = trace.answer_extras(since)
+        self.citations = extras.citations if extras else ()
+        self.warnings = extras.warnings if extras else ()
+        self.response_id = extras.response_id if extras else None
+        self.conversation = attrs.evolve(self.conversation.advanced(2), previous_response_id=self.response_id)
 
     async def say(self, text: str, trace: Trace | None = None) -> str:
         """Send one message and return the whole answer."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .aipkit_events import quota_error
+from .aipkit_events import done_event, named_event, quota_error
 from .errors import (
     AnswerFormatError,
     CacheMissError,
@@ -82,7 +82,10 @@ def follow_up(step: FollowUp, box: ChatBox, conversation: Conversation, endpoint
     ]
     if box.post_id.value.isdigit() and int(box.post_id.value) > 0:
         query.append(("post_id", box.post_id.value))
-    query += [("_ts", str(stamp.now_ms)), ("_ajax_nonce", box.nonce.value)]
+    query.append(("_ts", str(stamp.now_ms)))
+    if box.conversation_state and conversation.previous_response_id:  # as the site's script does (§5.1)
+        query.append(("previous_openai_response_id", conversation.previous_response_id))
+    query.append(("_ajax_nonce", box.nonce.value))
     return HttpRequest(
         method="GET",
         url=endpoint,
@@ -157,7 +160,7 @@ def on_event(progress: StreamProgress, event: SseEvent) -> tuple[StreamProgress,
     if name == "message_start":
         return StreamProgress(started=True, ended=progress.ended), (Notice(name, event.data[:200]),)
     if name == "done":
-        return StreamProgress(started=progress.started, ended=True), ()
+        return StreamProgress(started=progress.started, ended=True), done_event(event.data)
     if name in ("error", "warning"):
         payload = _event_json(event)
         message = str(payload.get("error") or payload.get("message") or event.data) \
@@ -170,6 +173,8 @@ def on_event(progress: StreamProgress, event: SseEvent) -> tuple[StreamProgress,
         if progress.started:
             raise ProviderFailedError(f"the site's model failed mid-answer: {message}", body=event.data)
         raise error_for(message, body=event.data)
+    if name in ("citations", "openai_response_id"):
+        return progress, named_event(name, _event_json(event), event.data)
     return progress, (Notice(name, event.data[:200]),)
 
 

@@ -8,9 +8,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+import attrs
+
 from .errors import QuotaExceededError
+from .jsontext import loads
 from .models import Citations, Notice, Outcome, ResponseId
 
 #: the plugin's texts for a visitor who may not chat at all (CheckAndResetTokensLogic.php:141-145, 208-210)
@@ -54,6 +58,16 @@ def citations_of(payload: Any) -> tuple[dict[str, Any], ...]:
     return tuple(item for item in items[:100] if isinstance(item, dict))
 
 
+def done_event(data: str) -> tuple[Outcome, ...]:
+    """The ``done`` event ends the message; in Responses mode it may carry the merged citations."""
+    try:
+        payload = loads(data)
+    except ValueError:
+        return ()
+    found = citations_of(payload) if isinstance(payload, dict) and "citations" in payload else ()
+    return (Citations(found, final=True),) if found else ()
+
+
 def named_event(name: str, payload: Any, data: str) -> tuple[Outcome, ...]:
     """Outcomes of the events that carry no text: citations, the response id, status (progress)."""
     if name == "citations":
@@ -62,3 +76,36 @@ def named_event(name: str, payload: Any, data: str) -> tuple[Outcome, ...]:
     if name == "openai_response_id" and isinstance(payload, dict) and isinstance(payload.get("id"), str):
         return (ResponseId(payload["id"]),)
     return (Notice(name, data[:200]),)
+
+
+@attrs.frozen
+class AnswerExtras:
+    """What an answer said besides its text: citations, its response id, warnings, progress statuses."""
+
+    citations: tuple[dict[str, Any], ...] = ()
+    response_id: str | None = None
+    warnings: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+
+
+def collect_extras(outcomes: Iterable[Outcome]) -> AnswerExtras:
+    """Fold an answer's outcomes: the ``done`` event's citations win, else each citation once in order."""
+    citations: list[dict[str, Any]] = []
+    final: tuple[dict[str, Any], ...] | None = None
+    response_id: str | None = None
+    warnings: list[str] = []
+    statuses: list[str] = []
+    for outcome in outcomes:
+        if isinstance(outcome, Citations):
+            if outcome.final:
+                final = outcome.items
+            else:
+                citations += [item for item in outcome.items if item not in citations]
+        elif isinstance(outcome, ResponseId):
+            response_id = outcome.id
+        elif isinstance(outcome, Notice) and outcome.kind == "warning":
+            warnings.append(outcome.detail)
+        elif isinstance(outcome, Notice) and outcome.kind == "status":
+            statuses.append(outcome.detail)
+    return AnswerExtras(final if final is not None else tuple(citations), response_id, tuple(warnings),
+                        tuple(statuses))

@@ -239,6 +239,8 @@ class Citations:
     """Parse outcome: the sources an answer cites (AIPKit ``citations``), as the site sent them."""
 
     items: tuple[dict[str, Any], ...]
+    #: the ``done`` event's merged list, which replaces what the ``citations`` events said
+    final: bool = False
 
 
 @attrs.frozen

@@ -20,6 +20,8 @@ def site_feature_options() -> list[Callable[[Any], Any]]:
         click.option("--guest-limit", default=None, type=int,
                      help="AIPKit: guest token quota per session and bot (0: guests may not chat)."),
         click.option("--quota-message", default=None, help="AIPKit: the quota message (default: the plugin's)."),
+        click.option("--responses-mode", is_flag=True,
+                     help="AIPKit: the provider runs in Responses mode (status and openai_response_id events)."),
         click.option("--conversation-state", is_flag=True,
                      help="AIPKit: Responses mode with OpenAI conversation state on (previous_openai_response_id)."),
     ]
@@ -28,4 +30,4 @@ def site_feature_options() -> list[Callable[[Any], Any]]:
 def feature_config(options: dict[str, Any]) -> dict[str, Any]:
     """The EmulatorConfig fields of these options (removed from ``options``)."""
     return {name: options.pop(name) for name in
-            ("rest_key", "plain_permalinks", "guest_limit", "quota_message", "conversation_state")}
+            ("rest_key", "plain_permalinks", "guest_limit", "quota_message", "responses_mode", "conversation_state")}

@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 
+from stages.aipkit_events import collect_extras
 from stages.boxes import choose_box, extract_page
 from stages.errors import BotNotFoundError, ChatGptEsError, QuotaExceededError, StreamInterruptedError
 from stages.fetch import check_page, decode_page
@@ -56,6 +57,7 @@ def box_facts(box: ChatBox) -> dict[str, Any]:
         "containers": box.containers,
         **({"boxes": [{"id": b.bot_id, "name": b.name, "protocol": b.protocol} for b in box.boxes]}
            if box.containers > 1 else {}),
+        **({"conversation_state": True} if box.conversation_state else {}),
     }
 
 
@@ -81,6 +83,13 @@ def parse_bytes(protocol: str, purpose: str, head: AnswerHead, chunks: Iterator[
         retry_after = getattr(error, "retry_after", None)
         if retry_after is not None:
             result["retry_after"] = retry_after
+    extras = collect_extras(outcomes)
+    if extras.citations:
+        result["citations"] = list(extras.citations)
+    if extras.response_id:
+        result["response_id"] = extras.response_id
+    if extras.warnings:
+        result["warnings"] = list(extras.warnings)
     if isinstance(error, QuotaExceededError):
         result["quota"] = {"message": error.quota_message, "actions": [dict(a) for a in error.actions]}
     result["follow_up"] = {"cache_key": follow_up} if follow_up else None

@@ -14,6 +14,7 @@ from typing import Any
 from chatgpt_es.emulator.legacy import echo_answer, split_pieces
 from chatgpt_es.emulator.php import intval, json_encode, uniqid_more_entropy
 from chatgpt_es.emulator.quota import quota_refusal, record_usage
+from chatgpt_es.emulator.responses import scripted_events
 from chatgpt_es.emulator.state import ConversationKey, Emulator, Turn
 from chatgpt_es.emulator.wire import AIPKIT_SSE_HEADERS, AjaxRequest, SseEvent, SseReply, sse_event
 
@@ -112,8 +113,15 @@ def handle_stream(emu: Emulator, req: AjaxRequest, nonce_fault: bool) -> SseRepl
     if "[[provider-fail]]" in message:
         events += [*deltas[:2], _error_event(PROVIDER_ERROR, now)]
         return SseReply(AIPKIT_SSE_HEADERS, tuple(events), "provider_fail")
-    middle = len(deltas) // 2
-    events += [*deltas[:middle], *_extra_events(message, now), *deltas[middle:], DONE]
+    emu.last_previous_response_id = query.get("previous_openai_response_id")
+    scripted = scripted_events(message, deltas, emu.config.responses_mode or emu.config.conversation_state, now)
+    if scripted is not None and not scripted.complete:
+        return SseReply(AIPKIT_SSE_HEADERS, (*events, *scripted.events), scripted.outcome)
+    if scripted is not None:
+        events += scripted.events
+    else:
+        middle = len(deltas) // 2
+        events += [*deltas[:middle], *_extra_events(message, now), *deltas[middle:], DONE]
     record_usage(emu, bot_id, session_id)
     sent = payload_sent(thread, message, now)
     emu.conversations[key] = [
@@ -121,4 +129,4 @@ def handle_stream(emu: Emulator, req: AjaxRequest, nonce_fault: bool) -> SseRepl
         Turn(entry.client_message_id, "user", message, int(entry.created)),
         Turn(message_id.replace(".", ""), "bot", answer, int(now), sent),
     ]
-    return SseReply(AIPKIT_SSE_HEADERS, tuple(events), "stream")
+    return SseReply(AIPKIT_SSE_HEADERS, tuple(events), scripted.outcome if scripted else "stream")

@@ -52,6 +52,8 @@ class EmulatorConfig:
     plain_permalinks: bool = False
     #: AIPKit: the bot keeps OpenAI conversation state (Responses mode; the page says so in its data-config)
     conversation_state: bool = False
+    #: AIPKit: the provider speaks OpenAI's Responses API (``status`` and ``openai_response_id`` events)
+    responses_mode: bool = False
     #: AIPKit guest token quota: None unlimited, 0 guests disabled, N tokens per (session, bot)
     guest_limit: int | None = None
     #: the quota message (None: the plugin's default) and up to two actions, (label, url) each

@@ -62,6 +62,8 @@ class Emulator:
         self.conversations: dict[ConversationKey, list[Turn]] = {}
         #: the chatbots the site has (AIPKit: 5 is the capture's bot, 9 a second one)
         self.bot_ids: frozenset[int] = frozenset({5, 9}) if config.generation == "aipkit" else frozenset({0})
+        #: the ``previous_openai_response_id`` of the last stream request (None: not sent)
+        self.last_previous_response_id: str | None = None
         #: AIPKit guest token usage by (session_id, bot_id)
         self.token_usage: dict[tuple[str, int], int] = {}
         #: what the REST route forwarded upstream for the last message (system prompt first)

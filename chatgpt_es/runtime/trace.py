@@ -16,6 +16,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import attrs
 
+from stages.aipkit_events import collect_extras
 from stages.models import ChatBox, FollowUp, HttpRequest, NewNonce, Notice, Outcome, Page, Prompt, Text
 from stages.redact import redact, redact_url
 from stages.transport import Answer
@@ -58,6 +59,10 @@ class ParseSummary:
     follow_up: str | None = None
     new_nonce: bool = False
     notices: tuple[str, ...] = ()
+    #: AIPKit: the sources the answer cites, its response id (Responses mode), the site's warnings
+    citations: tuple[dict[str, Any], ...] = ()
+    response_id: str | None = None
+    warnings: tuple[str, ...] = ()
 
 
 def summarize(output: Any) -> Any:
@@ -151,6 +156,7 @@ class Trace:
         follow_up: str | None = None
         new_nonce = False
         notices: list[str] = []
+        others: list[Outcome] = []
         try:
             async for outcome in outcomes:
                 if isinstance(outcome, Text):
@@ -164,17 +170,30 @@ class Trace:
                     notices.append(f"{outcome.kind}: {_short(outcome.detail, 80)}")
                     if outcome.kind == "warning":
                         log.warning("site_warning", detail=outcome.detail, **self.context)
+                    elif outcome.kind == "status":
+                        log.info("site_status", detail=outcome.detail, **self.context)
+                if not isinstance(outcome, Text):
+                    others.append(outcome)
                 yield outcome
         except Exception as error:
             self.add(StageRecord(name, _ms(start), False, error=error,
                                  note=f"after {chunks} chunks, {chars} chars"))
             raise
+        extras = collect_extras(others)
         self.add(StageRecord(name, _ms(start), True,
-                             ParseSummary(chunks, chars, follow_up, new_nonce, tuple(notices))))
+                             ParseSummary(chunks, chars, follow_up, new_nonce, tuple(notices), extras.citations,
+                                          extras.response_id, extras.warnings)))
 
     def note(self, stage: str, output: Any, note: str) -> None:
         """Record a stage that did not run because its result was at hand (e.g. a cached page)."""
         self.add(StageRecord(stage, 0.0, True, output, note=note))
+
+    def answer_extras(self, since: int = 0) -> ParseSummary | None:
+        """The last parse summary among the records from ``since`` on: what the answer said besides text."""
+        for record in reversed(self.records[since:]):
+            if record.stage == "parse" and isinstance(record.output, ParseSummary):
+                return record.output
+        return None
 
     def failed(self) -> StageRecord | None:
         return next((r for r in self.records if not r.ok), None)
