@@ -105,7 +105,7 @@ async def ask(client: Client, site: Site, messages: Any, *, conversation: Conver
     """One message through every stage; yields the answer's text as it arrives."""
     trace = trace if trace is not None else Trace()
     require_curl_cffi()                                                        # Проверка curl_cffi
-    prompt = trace.step("prompt", format_prompt, messages, site.system_prompt)  # Форматирование промпта
+    prompt = trace.step("prompt", format_prompt, messages, site.system_prompt, site.history)  # Форматирование промпта
     conversation = conversation or new_conversation()
     # Создание сессии curl_cffi: the client opens one session on first use and reuses it (Client.session)
     deadline = deadline_in(client.settings.total_timeout)

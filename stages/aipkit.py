@@ -51,10 +51,12 @@ def build_request(prompt: Prompt, box: ChatBox, conversation: Conversation, endp
     """Payload stage: the cache POST (fields in the order the site's script sends them).
 
     A conversation the server does not hold yet gets the caller's earlier
-    turns inside the message, as the seed formats a prompt, so none is lost.
+    turns inside the message, as the seed formats a prompt, so none is lost;
+    the system prompt goes with that first message only (the site replays it).
     """
     bot_id = box.bot_number
-    message = prompt.inline_text if prompt.turns and conversation.server_turns == 0 else prompt.text
+    first = prompt.inline_text if prompt.turns else prompt.text
+    message = prompt.message if conversation.server_turns else first  # the system prompt went with the first
     return HttpRequest(
         method="POST",
         url=endpoint,

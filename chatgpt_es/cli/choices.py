@@ -23,13 +23,17 @@ def choice_options() -> list[Callable[[Any], Any]]:
         click.option("--site-key", "site_key", default=None, envvar="CHATGPT_ES_SITE_KEY", metavar="KEY",
                      help="The site owner's REST API key (AIPKit): talk through the REST API "
                           "(also CHATGPT_ES_SITE_KEY; never printed)."),
+        click.option("--history", "history", type=click.Choice(["auto", "structured", "inline"]), default=None,
+                     help="Legacy sites: earlier turns as wpaicg_chat_history (structured), verbatim in the "
+                          "message (inline), or structured when every turn survives intact (auto, the default)."),
     ]
 
 
 def with_choices_given(site: Site, options: dict[str, Any]) -> Site:
     """``site`` with the choice options applied (they are removed from ``options``)."""
     try:
-        return with_choices(site, bot_id=options.pop("bot", None), api_key=options.pop("site_key", None))
+        return with_choices(site, bot_id=options.pop("bot", None), api_key=options.pop("site_key", None),
+                            history=options.pop("history", None))
     except ChatGptEsError as error:
         raise click.BadParameter(str(error)) from None
 

@@ -123,8 +123,9 @@ def replay(case_dir: Path) -> dict[str, Any]:
     actual: dict[str, Any] = {}
     box: ChatBox | None = None
     if "messages" in case:
-        prompt = format_prompt(case["messages"], case.get("system_prompt", ""))
-        actual["prompt"] = {"text": prompt.text, "history_lines": list(prompt.history_lines)}
+        prompt = format_prompt(case["messages"], case.get("system_prompt", ""), case.get("history", "auto"))
+        actual["prompt"] = {"text": prompt.text, "history_lines": list(prompt.history_lines),
+                            **({"history": prompt.history} if prompt.turns else {})}
     if "page" in case:
         spec = case["page"]
         raw = (case_dir / spec["file"]).read_bytes()

@@ -12,13 +12,13 @@ from typing import Any
 import attrs
 
 from stages.errors import InvalidArgumentError
+from stages.prompt import HISTORY_STRATEGIES
 
 from .client import Site
 from .logs import add_secrets
 
 #: the keywords this module takes
 CHOICES = frozenset({"bot_id", "api_key", "history"})
-HISTORY_STRATEGIES = ("auto", "structured", "inline")
 
 
 def with_choices(site: Site, *, bot_id: Any = None, api_key: Any = None, history: Any = None) -> Site:

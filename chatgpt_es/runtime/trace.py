@@ -69,7 +69,8 @@ def summarize(output: Any) -> Any:
     """Key facts of a stage output, small enough for a log line."""
     if isinstance(output, Prompt):
         return {"system_chars": len(output.system), "turns": len(output.turns), "message_chars": len(output.message),
-                "history_lines": len(output.history_lines), "replaced_chars": output.replaced_chars}
+                "history_lines": len(output.history_lines), "replaced_chars": output.replaced_chars,
+                "history": output.history, "images": len(output.images)}
     if isinstance(output, Page):
         return {"url": redact_url(output.url), "status": output.status, "chars": len(output.text),
                 "content_type": output.content_type}
