@@ -98,6 +98,8 @@ __all__ = [
 ]
 
 log = get_logger()
+#: a message's content: text, or OpenAI-style parts (text and ``image_url``)
+Content = str | list[dict[str, Any]]
 
 
 async def ask(client: Client, site: Site, messages: Any, *, conversation: Conversation | None = None,
@@ -201,11 +203,11 @@ class Chat:
         self.warnings: tuple[str, ...] = ()
         self.response_id: str | None = None
 
-    def messages(self, text: str) -> list[dict[str, str]]:
-        """The whole conversation as OpenAI-style messages, ending with ``text``."""
+    def messages(self, text: Content) -> list[dict[str, Any]]:
+        """The whole conversation as OpenAI-style messages, ending with ``text`` (a string, or parts with images)."""
         return [{"role": t.role, "content": t.text} for t in self.turns] + [{"role": "user", "content": text}]
 
-    async def send(self, text: str, trace: Trace | None = None) -> AsyncIterator[str]:
+    async def send(self, text: Content, trace: Trace | None = None) -> AsyncIterator[str]:
         """Send one message; yields the answer as it arrives, then remembers both turns."""
         answer: list[str] = []
         trace = trace if trace is not None else Trace()
@@ -214,14 +216,14 @@ class Chat:
                                trace=trace):
             answer.append(chunk)
             yield chunk
-        self.turns += [Turn("user", text), Turn("assistant", "".join(answer))]
+        self.turns += [Turn("user", content_text(text, "message")), Turn("assistant", "".join(answer))]
         extras = trace.answer_extras(since)
         self.citations = extras.citations if extras else ()
         self.warnings = extras.warnings if extras else ()
         self.response_id = extras.response_id if extras else None
         self.conversation = attrs.evolve(self.conversation.advanced(2), previous_response_id=self.response_id)
 
-    async def say(self, text: str, trace: Trace | None = None) -> str:
+    async def say(self, text: Content, trace: Trace | None = None) -> str:
         """Send one message and return the whole answer."""
         return "".join([chunk async for chunk in self.send(text, trace)])
 

@@ -22,6 +22,7 @@ from .errors import (
     StreamInterruptedError,
     TokenLimitError,
 )
+from .images import image_inputs
 from .jsontext import clean, loads
 from .models import (
     AnswerHead,
@@ -66,6 +67,7 @@ def build_request(prompt: Prompt, box: ChatBox, conversation: Conversation, endp
             ("message", message),
             ("_ajax_nonce", box.nonce.value),
             ("bot_id", bot_id),
+            *((("image_inputs", image_inputs(prompt.images)),) if prompt.images else ()),
             ("user_client_message_id", f"aipkit-client-msg-{bot_id}-{stamp.now_ms}-{stamp.token}"),
         ),
         encoding="multipart",

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .errors import InvalidArgumentError, InvalidMessagesError
+from .images import images_of, is_image_part
 from .models import Prompt, Turn
 
 ROLES = {"system", "developer", "user", "assistant"}
@@ -70,11 +71,13 @@ def content_text(content: Any, where: str) -> str:
             if not isinstance(part, Mapping):
                 raise InvalidMessagesError(
                     f"{where}.content[{index}] is {type(part).__name__}, not a part object")
+            if is_image_part(part):
+                continue  # images are read by images_of (last message) and not re-sent with earlier turns
             kind = part.get("type", "text")
             text = part.get("text")
             if kind != "text" or not isinstance(text, str):
                 raise InvalidMessagesError(
-                    f"{where}.content[{index}] is a {kind!r} part; only text parts can be sent to this site"
+                    f"{where}.content[{index}] is a {kind!r} part; only text and image_url parts can be sent"
                 )
             pieces.append(text)
         return "".join(pieces)
@@ -140,6 +143,7 @@ def format_prompt(messages: Any, system_prompt: str = "", history: str = "auto")
     _sendable(system_prompt, "the system prompt")
     checked = _checked(messages)
     role, message = checked[-1]
+    images = images_of(messages[-1]["content"], message, f"messages[{len(checked) - 1}]")
     if role != "user":
         raise InvalidMessagesError(
             f"messages[{len(checked) - 1}] is a {role!r} message; the last one must be the user's")
@@ -167,6 +171,7 @@ def format_prompt(messages: Any, system_prompt: str = "", history: str = "auto")
         history_lines=tuple(lines),
         replaced_chars=replaced,
         history="inline" if history == "inline" or (history == "auto" and replaced) else "structured",
+        images=images,
     )
 
 

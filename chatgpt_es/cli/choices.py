@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -13,6 +14,7 @@ from chatgpt_es.runtime.client import Site
 from stages.boxes import choose_box
 from stages.errors import BotNotFoundError, ChatGptEsError
 from stages.extract import extract_chatbox
+from stages.images import data_url, sniff_mime
 from stages.models import ChatBox
 
 
@@ -48,3 +50,17 @@ def extract_for_bot(page: str, bot: str | None) -> ChatBox:
     except BotNotFoundError as error:
         click.echo(f"error: {type(error).__name__}: {error}", err=True)
         sys.exit(1)
+
+
+def message_content(message: str, images: tuple[str, ...]) -> str | list[dict[str, Any]]:
+    """``ask --image FILE``: the message as OpenAI-style parts, each image a data URL (checked by the prompt stage)."""
+    if not images:
+        return message
+    parts: list[dict[str, Any]] = [{"type": "text", "text": message}]
+    for path in images:
+        raw = Path(path).read_bytes()
+        mime = sniff_mime(raw, path)
+        if mime is None:
+            raise click.BadParameter(f"{path} is not a JPEG, PNG or WebP image", param_hint="--image")
+        parts.append({"type": "image_url", "image_url": {"url": data_url(raw, mime)}})
+    return parts

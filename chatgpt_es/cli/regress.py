@@ -122,10 +122,16 @@ def replay(case_dir: Path) -> dict[str, Any]:
     case = json.loads((case_dir / "case.json").read_text(encoding="utf-8"))
     actual: dict[str, Any] = {}
     box: ChatBox | None = None
+    prompt = None
     if "messages" in case:
-        prompt = format_prompt(case["messages"], case.get("system_prompt", ""), case.get("history", "auto"))
-        actual["prompt"] = {"text": prompt.text, "history_lines": list(prompt.history_lines),
-                            **({"history": prompt.history} if prompt.turns else {})}
+        try:
+            prompt = format_prompt(case["messages"], case.get("system_prompt", ""), case.get("history", "auto"))
+        except ChatGptEsError as error:
+            actual["prompt"] = {"error": type(error).__name__}
+        else:
+            actual["prompt"] = {"text": prompt.text, "history_lines": list(prompt.history_lines),
+                                **({"history": prompt.history} if prompt.turns else {}),
+                                **({"images": len(prompt.images)} if prompt.images else {})}
     if "page" in case:
         spec = case["page"]
         raw = (case_dir / spec["file"]).read_bytes()
@@ -143,11 +149,17 @@ def replay(case_dir: Path) -> dict[str, Any]:
                 actual["discover"] = {"rest_root": box.rest_root}
             if "bot" in case:
                 actual["choose"] = choose_facts(box, case["bot"])
-    if "payload" in case and box is not None and "messages" in case:
+    if "payload" in case and box is not None and prompt is not None:
         spec = case["payload"]
         conversation = Conversation(**spec["conversation"])
-        request = build_payload(prompt, box, conversation, spec["endpoint"], Stamp(**spec["stamp"]), spec["site_url"])
-        actual["payload"] = {"method": request.method, "url": request.url, "form": [list(f) for f in request.form]}
+        try:
+            request = build_payload(prompt, box, conversation, spec["endpoint"], Stamp(**spec["stamp"]),
+                                    spec["site_url"])
+        except ChatGptEsError as error:
+            actual["payload"] = {"error": type(error).__name__}
+        else:
+            actual["payload"] = {"method": request.method, "url": request.url,
+                                 "form": [list(f) for f in request.form]}
     if "answers" in case:
         parsed = []
         for answer in case["answers"]:

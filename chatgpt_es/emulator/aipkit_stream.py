@@ -109,6 +109,8 @@ def handle_stream(emu: Emulator, req: AjaxRequest, nonce_fault: bool) -> SseRepl
     message_id = "aipkit-msg-" + uniqid_more_entropy(now, emu.rng)
     events = [PREAMBLE, SseEvent(sse_event(_data({"message_id": message_id}), "message_start"))]
     answer = echo_answer(message, len(thread))
+    if entry.images:  # what the upstream got besides the text (the model "sees" them)
+        answer += f" [images: {', '.join(image.type for image in entry.images)}]"
     deltas = [SseEvent(sse_event(_data({"delta": piece})), content=True) for piece in split_pieces(answer)]
     if "[[provider-fail]]" in message:
         events += [*deltas[:2], _error_event(PROVIDER_ERROR, now)]

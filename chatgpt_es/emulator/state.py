@@ -27,6 +27,8 @@ class CacheEntry:
     bot_id: str
     client_message_id: str
     created: float
+    #: the images of the message (their type and decoded size)
+    images: tuple[Any, ...] = ()
 
 
 @attrs.frozen
