@@ -50,15 +50,15 @@ def test_one_image_goes_as_image_inputs_on_the_cache_post(start_emulator: StartE
 def test_two_images_in_order_and_a_follow_up_without_them(start_emulator: StartEmulator) -> None:
     emu = start_emulator(generation="aipkit")
 
-    async def body() -> list[str]:
+    async def body() -> tuple[str, bool, str, bool]:
         async with new_client(emu) as client:
             chat = pipeline.Chat(client, pipeline.Site(url=emu.base_url + "/"))
             first = await chat.say(message(image(), image(BLUE))[0]["content"])
             inputs = json.loads(emu.last_form["image_inputs"])
             second = await chat.say("And now?")
             sent = [i["base64_data"] for i in inputs]
-            return [first, sent == [base64.b64encode(RED).decode(), base64.b64encode(BLUE).decode()], second,
-                    "image_inputs" in emu.last_form]
+            return (first, sent == [base64.b64encode(RED).decode(), base64.b64encode(BLUE).decode()], second,
+                    "image_inputs" in emu.last_form)
 
     first, in_order, second, resent = run(body())
     assert first == "Echo: What colour is this image? [images: image/png, image/png]" and in_order
