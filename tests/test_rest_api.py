@@ -169,3 +169,17 @@ def test_cli_site_key_from_the_environment(start_emulator: StartEmulator) -> Non
                           env=env, timeout=60, check=False)
     assert (done.returncode, done.stdout) == (0, "Echo: Hi [2 msgs: system,user]\n"), done.stderr
     assert os.environ.get("CHATGPT_ES_SITE_KEY") is None
+
+
+def test_the_provider_chat_takes_the_key_too(start_emulator: StartEmulator) -> None:
+    emu = rest_site(start_emulator)
+
+    async def body() -> list[str]:
+        chat = provider_for(emu).chat(api_key=KEY, system_prompt="", retries=1)
+        try:
+            return [await chat.say("one"), await chat.say("two")]
+        finally:
+            await provider_for(emu).aclose()
+
+    assert run(body()) == ["Echo: one [2 msgs: system,user]", "Echo: two [4 msgs: system,user,assistant,user]"]
+    assert repr(KEY) not in repr(pipeline.Site(url="u", api_key=KEY))
