@@ -3,6 +3,7 @@ end to end against the local site, in Python and on the command line."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -96,3 +97,29 @@ def test_cli_bot_option_and_stage_extract_bot(start_emulator: StartEmulator, tmp
     done = cli("trace", "Hola", *site_args(emu), "--bot", "9")
     assert "2 chat boxes: bot 5 'Local Test Bot' (aipkit), bot 9 'Stand Second Bot' (aipkit)" in done.stdout
     assert "choose" in done.stdout
+
+
+@pytest.mark.parametrize("config", [{"generation": "aipkit", "page": "two-bots"},
+                                    {"page": "two-bots", "bot_id": 42}])
+def test_record_with_a_bot_saves_a_case_that_replays_the_chosen_box(start_emulator: StartEmulator, tmp_path: Path,
+                                                                   config: dict[str, Any]) -> None:
+    emu = start_emulator(**config)
+    bot = "9" if config.get("generation") == "aipkit" else "42"
+    target = tmp_path / "recorded"
+    done = cli("record", "two", "Hello", *site_args(emu), "--bot", bot, "--into", str(target))
+    assert done.returncode == 0, done.stderr
+    case = json.loads((target / "case.json").read_text(encoding="utf-8"))
+    expected = json.loads((target / "expected.json").read_text(encoding="utf-8"))
+    assert case["bot"] == bot and expected["choose"]["bot_id"] == bot
+    assert emu.last_form["bot_id"] == bot
+    assert cli("regress", str(target)).stdout.splitlines()[-1] == "1 cases, 0 mismatches"
+
+
+def test_record_refuses_the_site_key_and_diagnose_uses_it(start_emulator: StartEmulator, tmp_path: Path) -> None:
+    key = "aipk_live_" + "3" * 48
+    emu = start_emulator(generation="aipkit", rest_key=key, plain_permalinks=True)
+    done = cli("record", "rest", "Hello", *site_args(emu), "--site-key", key, "--into", str(tmp_path / "r"))
+    assert done.returncode == 1 and "InvalidArgumentError" in done.stderr and not (tmp_path / "r").exists()
+    done = cli("diagnose", *site_args(emu), "--site-key", key)
+    assert done.returncode == 0, done.stdout
+    assert "Echo: Hello [2 msgs: system,user]" in done.stdout and key not in done.stdout

@@ -149,6 +149,8 @@ def replay(case_dir: Path) -> dict[str, Any]:
                 actual["discover"] = {"rest_root": box.rest_root}
             if "bot" in case:
                 actual["choose"] = choose_facts(box, case["bot"])
+                if "error" not in actual["choose"]:
+                    box = choose_box(box, case["bot"])  # the payload is the chosen box's
     if "payload" in case and box is not None and prompt is not None:
         spec = case["payload"]
         conversation = Conversation(**spec["conversation"])
