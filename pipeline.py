@@ -31,23 +31,32 @@ from chatgpt_es.runtime.options import CLIENT_OPTIONS, settings_from
 from chatgpt_es.runtime.resilience import bounded, deadline_in, retry_args, retry_hook, within
 from chatgpt_es.runtime.trace import StageRecord, Trace
 from stages.boxes import choose_box
-from stages.errors import (
+from stages.errors import (  # issue 13
     AnswerFormatError,
     BadStatusError,
+    BotNotFoundError,
     CacheMissError,
     ChatGptEsError,
     CloudflareChallengeError,
     ConsentRequiredError,
     DeadlineExceededError,
     EmbedNotAvailableError,
+    ImagesNotSupportedError,
     InvalidArgumentError,
+    InvalidImageError,
     InvalidMessagesError,
     MissingRequirementsError,
     NonceRejectedError,
     ProviderFailedError,
+    QuotaExceededError,
     RateLimitedError,
     ResponseError,
+    RestApiDisabledError,
+    RestApiError,
+    RestBotUnknownError,
+    RestMessagesRejectedError,
     ServerError,
+    SiteKeyRejectedError,
     SiteRefusedError,
     StreamInterruptedError,
     TokenLimitError,
@@ -65,6 +74,8 @@ from stages.transport import require_curl_cffi
 __all__ = [
     "AnswerFormatError",
     "BadStatusError",
+    # issue 13
+    "BotNotFoundError",
     "CacheMissError",
     "Chat",
     "ChatGptEs",
@@ -74,17 +85,25 @@ __all__ = [
     "ConsentRequiredError",
     "DeadlineExceededError",
     "EmbedNotAvailableError",
+    "ImagesNotSupportedError",
     "InvalidArgumentError",
+    "InvalidImageError",
     "InvalidMessagesError",
     "MissingRequirementsError",
     "NonceRejectedError",
     "ProviderFailedError",
+    "QuotaExceededError",
     "RateLimitedError",
     "ResponseError",
+    "RestApiDisabledError",
+    "RestApiError",
+    "RestBotUnknownError",
+    "RestMessagesRejectedError",
     "RetryPolicy",
     "ServerError",
     "Settings",
     "Site",
+    "SiteKeyRejectedError",
     "SiteRefusedError",
     "StageRecord",
     "StreamInterruptedError",
@@ -108,6 +127,8 @@ async def ask(client: Client, site: Site, messages: Any, *, conversation: Conver
     trace = trace if trace is not None else Trace()
     require_curl_cffi()                                                        # Проверка curl_cffi
     prompt = trace.step("prompt", format_prompt, messages, site.system_prompt, site.history)  # Форматирование промпта
+    if prompt.images and site.api_key:  # known before any request: the REST API takes no images
+        raise ImagesNotSupportedError("the site's REST API takes no images (only the chat box's own requests do)")
     conversation = conversation or new_conversation()
     # Создание сессии curl_cffi: the client opens one session on first use and reuses it (Client.session)
     deadline = deadline_in(client.settings.total_timeout)
