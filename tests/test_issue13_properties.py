@@ -16,7 +16,7 @@ from stages.boxes import choose_box
 from stages.errors import BotNotFoundError, InvalidImageError
 from stages.extract import extract_chatbox
 from stages.images import MAX_IMAGE_BYTES, image_of, images_of
-from stages.models import Citations, Notice, ResponseId
+from stages.models import Citations, Notice, Outcome, ResponseId
 from stages.rest import rest_root, route_url
 
 ROUTE = "aipkit/v1/chat/6/message"
@@ -82,7 +82,8 @@ def test_the_size_limit_is_the_sites() -> None:
 @given(st.lists(st.integers(0, 3), max_size=8), st.booleans())
 def test_citations_each_once_and_the_final_list_wins(picks: list[int], final: bool) -> None:
     items = [{"url": f"https://e/{i}"} for i in range(4)]
-    outcomes = [Citations((items[p],)) for p in picks] + [ResponseId("r"), Notice("warning", "w")]
+    outcomes: list[Outcome] = [Citations((items[p],)) for p in picks]
+    outcomes += [ResponseId("r"), Notice("warning", "w")]
     if final:
         outcomes.append(Citations((items[3],), final=True))
     extras = collect_extras(outcomes)
