@@ -109,8 +109,9 @@ def screen(head: AnswerHead, body: bytes) -> ResponseError | None:
     answer = _json(body)
     if isinstance(answer, dict) and answer.get("code") == "internal_server_error":
         return RestBotUnknownError(
-            f"the REST API failed with a PHP fatal error: this is how the plugin answers for bot "
-            f"{_bot_of(head.url)} when no chatbot has that id", status=500, body=body, code="internal_server_error")
+            f"the REST API failed with a PHP fatal error (500 internal_server_error): how the plugin (2.4.71) "
+            f"answers when bot {_bot_of(head.url)} is no chatbot of the site", status=500, body=body,
+            code="internal_server_error")
     return None
 
 
