@@ -21,30 +21,42 @@ import weakref
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
+import attrs
 import stamina
 
+from chatgpt_es.runtime.choices import CHOICES, with_choices
 from chatgpt_es.runtime.client import Client, RetryPolicy, Settings, Site
 from chatgpt_es.runtime.logs import get_logger
 from chatgpt_es.runtime.options import CLIENT_OPTIONS, settings_from
 from chatgpt_es.runtime.resilience import bounded, deadline_in, retry_args, retry_hook, within
 from chatgpt_es.runtime.trace import StageRecord, Trace
-from stages.errors import (
+from stages.boxes import choose_box
+from stages.errors import (  # issue 13
     AnswerFormatError,
     BadStatusError,
+    BotNotFoundError,
     CacheMissError,
     ChatGptEsError,
     CloudflareChallengeError,
     ConsentRequiredError,
     DeadlineExceededError,
     EmbedNotAvailableError,
+    ImagesNotSupportedError,
     InvalidArgumentError,
+    InvalidImageError,
     InvalidMessagesError,
     MissingRequirementsError,
     NonceRejectedError,
     ProviderFailedError,
+    QuotaExceededError,
     RateLimitedError,
     ResponseError,
+    RestApiDisabledError,
+    RestApiError,
+    RestBotUnknownError,
+    RestMessagesRejectedError,
     ServerError,
+    SiteKeyRejectedError,
     SiteRefusedError,
     StreamInterruptedError,
     TokenLimitError,
@@ -62,6 +74,8 @@ from stages.transport import require_curl_cffi
 __all__ = [
     "AnswerFormatError",
     "BadStatusError",
+    # issue 13
+    "BotNotFoundError",
     "CacheMissError",
     "Chat",
     "ChatGptEs",
@@ -71,17 +85,25 @@ __all__ = [
     "ConsentRequiredError",
     "DeadlineExceededError",
     "EmbedNotAvailableError",
+    "ImagesNotSupportedError",
     "InvalidArgumentError",
+    "InvalidImageError",
     "InvalidMessagesError",
     "MissingRequirementsError",
     "NonceRejectedError",
     "ProviderFailedError",
+    "QuotaExceededError",
     "RateLimitedError",
     "ResponseError",
+    "RestApiDisabledError",
+    "RestApiError",
+    "RestBotUnknownError",
+    "RestMessagesRejectedError",
     "RetryPolicy",
     "ServerError",
     "Settings",
     "Site",
+    "SiteKeyRejectedError",
     "SiteRefusedError",
     "StageRecord",
     "StreamInterruptedError",
@@ -95,6 +117,8 @@ __all__ = [
 ]
 
 log = get_logger()
+#: a message's content: text, or OpenAI-style parts (text and ``image_url``)
+Content = str | list[dict[str, Any]]
 
 
 async def ask(client: Client, site: Site, messages: Any, *, conversation: Conversation | None = None,
@@ -102,7 +126,9 @@ async def ask(client: Client, site: Site, messages: Any, *, conversation: Conver
     """One message through every stage; yields the answer's text as it arrives."""
     trace = trace if trace is not None else Trace()
     require_curl_cffi()                                                        # Проверка curl_cffi
-    prompt = trace.step("prompt", format_prompt, messages, site.system_prompt)  # Форматирование промпта
+    prompt = trace.step("prompt", format_prompt, messages, site.system_prompt, site.history)  # Форматирование промпта
+    if prompt.images and site.api_key:  # known before any request: the REST API takes no images
+        raise ImagesNotSupportedError("the site's REST API takes no images (only the chat box's own requests do)")
     conversation = conversation or new_conversation()
     # Создание сессии curl_cffi: the client opens one session on first use and reuses it (Client.session)
     deadline = deadline_in(client.settings.total_timeout)
@@ -130,6 +156,7 @@ async def ask(client: Client, site: Site, messages: Any, *, conversation: Conver
 async def _renewing_nonce(client: Client, site: Site, prompt: Prompt, conversation: Conversation,
                           trace: Trace, deadline: float | None) -> AsyncIterator[str]:
     box = await bounded(deadline, client.chat_box(site, trace))                 # Получение nonce и post_id
+    box = _chosen(box, site, trace)                                             # issue 13: bot, REST API
     try:
         async for text in exchange(client, site, box, prompt, conversation, trace, deadline):
             yield text
@@ -140,8 +167,16 @@ async def _renewing_nonce(client: Client, site: Site, prompt: Prompt, conversati
     renewed = await bounded(deadline, client.renew_nonce(site, box, trace))
     if renewed.nonce.is_default:
         raise rejected  # the page has no nonce at all: the seed's fallback value would only be refused again
+    renewed = _chosen(renewed, site, trace)
     async for text in exchange(client, site, renewed, prompt, conversation, trace, deadline):
         yield text
+
+
+def _chosen(box: ChatBox, site: Site, trace: Trace) -> ChatBox:
+    """The box of the bot the caller asked for, on the REST API when they gave its key (a stage when chosen)."""
+    if site.bot_id is None and not site.api_key:
+        return box
+    return trace.step("choose", choose_box, box, site.bot_id, site.api_key)
 
 
 async def exchange(client: Client, site: Site, box: ChatBox, prompt: Prompt, conversation: Conversation,
@@ -177,32 +212,49 @@ class Chat:
     turn sends only the new message and the site remembers the rest.
     """
 
-    def __init__(self, client: Client, site: Site, conversation: Conversation | None = None) -> None:
+    def __init__(self, client: Client, site: Site, conversation: Conversation | None = None,
+                 **choices: Any) -> None:
+        """``choices``: ``bot_id``, ``api_key`` (the site owner's REST key), ``history`` (legacy strategy)."""
         self.client = client
-        self.site = site
+        self.site = with_choices(site, **choices)
         self.conversation = conversation or new_conversation()
         self.turns: list[Turn] = []
+        #: what the last answer said besides its text (AIPKit): its sources, the site's warnings, its response id
+        self.citations: tuple[dict[str, Any], ...] = ()
+        self.warnings: tuple[str, ...] = ()
+        self.response_id: str | None = None
 
-    def messages(self, text: str) -> list[dict[str, str]]:
-        """The whole conversation as OpenAI-style messages, ending with ``text``."""
+    def messages(self, text: Content) -> list[dict[str, Any]]:
+        """The whole conversation as OpenAI-style messages, ending with ``text`` (a string, or parts with images)."""
         return [{"role": t.role, "content": t.text} for t in self.turns] + [{"role": "user", "content": text}]
 
-    async def send(self, text: str, trace: Trace | None = None) -> AsyncIterator[str]:
+    async def send(self, text: Content, trace: Trace | None = None) -> AsyncIterator[str]:
         """Send one message; yields the answer as it arrives, then remembers both turns."""
         answer: list[str] = []
+        trace = trace if trace is not None else Trace()
+        since = len(trace.records)
         async for chunk in ask(self.client, self.site, self.messages(text), conversation=self.conversation,
                                trace=trace):
             answer.append(chunk)
             yield chunk
-        self.turns += [Turn("user", text), Turn("assistant", "".join(answer))]
-        self.conversation = self.conversation.advanced(2)
+        self.turns += [Turn("user", content_text(text, "message")), Turn("assistant", "".join(answer))]
+        extras = trace.answer_extras(since)
+        self.citations = extras.citations if extras else ()
+        self.warnings = extras.warnings if extras else ()
+        self.response_id = extras.response_id if extras else None
+        self.conversation = attrs.evolve(self.conversation.advanced(2), previous_response_id=self.response_id)
 
-    async def say(self, text: str, trace: Trace | None = None) -> str:
+    async def say(self, text: Content, trace: Trace | None = None) -> str:
         """Send one message and return the whole answer."""
         return "".join([chunk async for chunk in self.send(text, trace)])
 
 
 # -- the provider ---------------------------------------------------------------------
+
+
+def _held(site: Site) -> str:
+    """Whose conversations a client holds: the site's, per bot (each bot keeps its own thread)."""
+    return site.url if site.bot_id is None else f"{site.url}#bot={site.bot_id}"
 
 
 def _digest(turns: list[tuple[str, str]]) -> str:
@@ -283,8 +335,12 @@ class ChatGptEs:
 
     @classmethod
     def chat(cls, proxy: str | None = None, *, system_prompt: str | None = None, **options: Any) -> Chat:
-        """A :class:`Chat` with this site that keeps its identity across turns."""
-        return Chat(cls.client(proxy, **options), cls.site(system_prompt))
+        """A :class:`Chat` with this site that keeps its identity across turns.
+
+        ``options``: the client's (see :meth:`client`), and ``bot_id``, ``api_key``, ``history``.
+        """
+        choices = {k: options.pop(k) for k in CHOICES & set(options)}
+        return Chat(cls.client(proxy, **options), cls.site(system_prompt), **choices)
 
     @classmethod
     async def create_async_generator(cls, model: str, messages: Any, proxy: str | None = None,
@@ -302,6 +358,7 @@ class ChatGptEs:
         trace: Trace | None = kwargs.pop("trace", None)
         system_prompt: str | None = kwargs.pop("system_prompt", None)
         client: Client | None = kwargs.pop("client", None)
+        choices = {k: kwargs.pop(k) for k in CHOICES & set(kwargs)}  # bot_id, api_key (REST API), history
         ignored = sorted(set(kwargs) - CLIENT_OPTIONS)
         if ignored:
             log.warning("options_ignored", options=ignored, reason="the site decides these itself")
@@ -310,13 +367,13 @@ class ChatGptEs:
         if not isinstance(messages, list):
             raise InvalidMessagesError(f"messages must be a list of {{role, content}} objects, "
                                        f"not {type(messages).__name__}")
-        site = cls.site(system_prompt)
+        site = with_choices(cls.site(system_prompt), **choices)
         turns = _turns(messages)
-        conversation = client.take((site.url, _digest(turns[:-1]))) if len(turns) > 1 else None
+        conversation = client.take((_held(site), _digest(turns[:-1]))) if len(turns) > 1 else None
         conversation = conversation or new_conversation()
         answer: list[str] = []
         async for text in ask(client, site, messages, conversation=conversation, trace=trace):
             answer.append(text)
             yield text
         turns.append(("assistant", "".join(answer)))
-        client.hold((site.url, _digest(turns)), conversation.advanced(2))
+        client.hold((_held(site), _digest(turns)), conversation.advanced(2))

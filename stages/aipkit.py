@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .aipkit_events import done_event, named_event, quota_error
 from .errors import (
     AnswerFormatError,
     CacheMissError,
@@ -21,6 +22,7 @@ from .errors import (
     StreamInterruptedError,
     TokenLimitError,
 )
+from .images import image_inputs
 from .jsontext import clean, loads
 from .models import (
     AnswerHead,
@@ -50,10 +52,12 @@ def build_request(prompt: Prompt, box: ChatBox, conversation: Conversation, endp
     """Payload stage: the cache POST (fields in the order the site's script sends them).
 
     A conversation the server does not hold yet gets the caller's earlier
-    turns inside the message, as the seed formats a prompt, so none is lost.
+    turns inside the message, as the seed formats a prompt, so none is lost;
+    the system prompt goes with that first message only (the site replays it).
     """
     bot_id = box.bot_number
-    message = prompt.inline_text if prompt.turns and conversation.server_turns == 0 else prompt.text
+    first = prompt.inline_text if prompt.turns else prompt.text
+    message = prompt.message if conversation.server_turns else first  # the system prompt went with the first
     return HttpRequest(
         method="POST",
         url=endpoint,
@@ -63,6 +67,7 @@ def build_request(prompt: Prompt, box: ChatBox, conversation: Conversation, endp
             ("message", message),
             ("_ajax_nonce", box.nonce.value),
             ("bot_id", bot_id),
+            *((("image_inputs", image_inputs(prompt.images)),) if prompt.images else ()),
             ("user_client_message_id", f"aipkit-client-msg-{bot_id}-{stamp.now_ms}-{stamp.token}"),
         ),
         encoding="multipart",
@@ -81,7 +86,10 @@ def follow_up(step: FollowUp, box: ChatBox, conversation: Conversation, endpoint
     ]
     if box.post_id.value.isdigit() and int(box.post_id.value) > 0:
         query.append(("post_id", box.post_id.value))
-    query += [("_ts", str(stamp.now_ms)), ("_ajax_nonce", box.nonce.value)]
+    query.append(("_ts", str(stamp.now_ms)))
+    if box.conversation_state and conversation.previous_response_id:  # as the site's script does (§5.1)
+        query.append(("previous_openai_response_id", conversation.previous_response_id))
+    query.append(("_ajax_nonce", box.nonce.value))
     return HttpRequest(
         method="GET",
         url=endpoint,
@@ -156,16 +164,21 @@ def on_event(progress: StreamProgress, event: SseEvent) -> tuple[StreamProgress,
     if name == "message_start":
         return StreamProgress(started=True, ended=progress.ended), (Notice(name, event.data[:200]),)
     if name == "done":
-        return StreamProgress(started=progress.started, ended=True), ()
+        return StreamProgress(started=progress.started, ended=True), done_event(event.data)
     if name in ("error", "warning"):
         payload = _event_json(event)
         message = str(payload.get("error") or payload.get("message") or event.data) \
             if isinstance(payload, dict) else event.data
         if name == "warning":
             return progress, (Notice("warning", message),)
+        quota = quota_error(payload, event.data)
+        if quota is not None:
+            raise quota
         if progress.started:
             raise ProviderFailedError(f"the site's model failed mid-answer: {message}", body=event.data)
         raise error_for(message, body=event.data)
+    if name in ("citations", "openai_response_id"):
+        return progress, named_event(name, _event_json(event), event.data)
     return progress, (Notice(name, event.data[:200]),)
 
 

@@ -139,3 +139,59 @@ class ProviderFailedError(StreamInterruptedError):
 
 class TooLargeError(ResponseError):
     """A page or answer exceeded the configured size limit."""
+
+
+# -- issue 13: the owner's REST API, the right bot, quotas, images ---------------------------------------------
+
+
+class BotNotFoundError(InvalidArgumentError):
+    """The bot asked for has no chat box on the page; ``available`` lists the bot ids that do."""
+
+    def __init__(self, message: str, *, available: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.available = available
+
+
+class QuotaExceededError(SiteRefusedError):
+    """The site's quota for this visitor is used up, or guests may not chat at all (not retried).
+
+    ``quota_message`` is the site's own text; ``actions`` the links it offers (``label``, ``url``, ``variant``).
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, body: bytes | str = b"",
+                 quota_message: str = "", actions: tuple[dict[str, str], ...] = ()) -> None:
+        super().__init__(message, status=status, body=body)
+        self.quota_message = quota_message
+        self.actions = actions
+
+
+class RestApiError(SiteRefusedError):
+    """The site's REST API (``aipkit/v1``) refused the request; ``code`` is WordPress's error code."""
+
+    def __init__(self, message: str, *, status: int | None = None, body: bytes | str = b"", code: str = "") -> None:
+        super().__init__(message, status=status, body=body)
+        self.code = code
+
+
+class SiteKeyRejectedError(RestApiError):
+    """401 ``rest_aipkit_invalid_api_key``: the site key is wrong or missing."""
+
+
+class RestApiDisabledError(RestApiError):
+    """403 ``rest_aipkit_api_access_disabled`` (or no key configured): the owner has not turned the API on."""
+
+
+class RestMessagesRejectedError(RestApiError):
+    """400: the REST API refused the messages (``rest_aipkit_invalid_messages``, ``rest_invalid_param``, …)."""
+
+
+class RestBotUnknownError(RestApiError):
+    """500 "critical error" from the REST chat route: the plugin's answer for a bot id that is no chatbot."""
+
+
+class ImagesNotSupportedError(InvalidArgumentError):
+    """The message has images, and this site's protocol (legacy, the REST API) cannot carry them."""
+
+
+class InvalidImageError(InvalidMessagesError):
+    """An image part the site would refuse: not a data URL, wrong type, too many, too large, or no text with it."""

@@ -37,6 +37,8 @@ _AIPKIT_RULE = {"aipkit_chat_container": "aipkit_container", "aipkit_popup_wrapp
 
 #: longest tag we parse (an AIPKit data-config runs to ~10 KB); keeps every scan bounded
 MAX_TAG = 262_144
+#: how many chat boxes are read in full (``containers`` still counts them all)
+MAX_BOXES = 16
 #: how many ``<`` that start no tag may stand between a class name and its tag's own ``<``
 MAX_LOOK_BACK = 8
 
@@ -266,6 +268,8 @@ def _aipkit_box(page: str, markup: str, tag: Tag, count: int) -> ChatBox:
         stream=True,
         ajax_url=_config_value(config, "ajaxUrl"),
         containers=count,
+        name=_config_value(config, "headerName"),
+        conversation_state=config.get("enableOpenAIConversationState") is True,
     )
 
 
@@ -273,9 +277,9 @@ def extract_chatbox(page: str) -> ChatBox:
     """Stage: page text → :class:`ChatBox`.  Never raises; falls back to the seed's defaults."""
     containers = list(find_containers(page))
     if containers:
-        markup, tag = containers[0]
-        build = _legacy_box if markup in LEGACY_MARKUP else _aipkit_box
-        return build(page, markup, tag, len(containers))
+        boxes = tuple((_legacy_box if markup in LEGACY_MARKUP else _aipkit_box)(page, markup, tag, len(containers))
+                      for markup, tag in containers[:MAX_BOXES])
+        return attrs.evolve(boxes[0], boxes=boxes)
     seed = SeedPage.of(page)
     return ChatBox(
         protocol="unknown",

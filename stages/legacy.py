@@ -16,6 +16,7 @@ import attrs
 from .errors import (
     AnswerFormatError,
     ConsentRequiredError,
+    ImagesNotSupportedError,
     NonceRejectedError,
     SiteRefusedError,
     StreamInterruptedError,
@@ -46,7 +47,10 @@ def build_request(prompt: Prompt, box: ChatBox, conversation: Conversation, endp
                   stamp: Stamp, site_url: str) -> HttpRequest:
     """Payload stage: the chat POST, fields as PROTOCOL.md §2 lists them."""
     action, bot_id, identity = chatbot_identity(box)
-    history = json.dumps(list(prompt.history_lines), ensure_ascii=False)
+    if prompt.images:
+        raise ImagesNotSupportedError("this site's chat box (AI Power 1.9.x) takes no images")
+    inline = prompt.history == "inline" and bool(prompt.turns)  # the message field reaches the model unaltered
+    history = "[]" if inline else json.dumps(list(prompt.history_lines), ensure_ascii=False)
     return HttpRequest(
         method="POST",
         url=endpoint,
@@ -56,7 +60,7 @@ def build_request(prompt: Prompt, box: ChatBox, conversation: Conversation, endp
             ("post_id", box.post_id.value),
             ("url", box.page_url or without_userinfo(site_url)),
             ("action", action),
-            ("message", prompt.text),
+            ("message", prompt.inline_text if inline else prompt.text),
             ("bot_id", bot_id),
             ("chatbot_identity", identity),
             ("wpaicg_chat_history", history),

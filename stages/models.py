@@ -7,11 +7,11 @@ replayed from saved fixtures and property-tested.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
 
-from .redact import redact_url
+from .redact import redact_headers, redact_url
 
 Role = Literal["user", "assistant"]
 
@@ -57,6 +57,18 @@ class Prompt:
     history_lines: tuple[str, ...]
     #: how many characters of the history had to be replaced to survive the site's decoder
     replaced_chars: int
+    #: legacy: how the earlier turns travel, ``structured`` (``wpaicg_chat_history``) or ``inline`` (in the message)
+    history: Literal["structured", "inline"] = "structured"
+    #: images of the last user message (AIPKit ``image_inputs``)
+    images: tuple[Image, ...] = ()
+
+
+@attrs.frozen
+class Image:
+    """An image of the caller's last message, checked: its declared type and its base64 bytes."""
+
+    mime_type: str
+    base64_data: str = attrs.field(repr=lambda data: f"<{len(data)} base64 chars>")
 
 
 @attrs.frozen
@@ -88,7 +100,7 @@ class Extracted:
         return self.rule == "default"
 
 
-Protocol = Literal["legacy", "aipkit", "unknown"]
+Protocol = Literal["legacy", "aipkit", "unknown", "rest"]
 
 
 @attrs.frozen
@@ -106,6 +118,16 @@ class ChatBox:
     stream: bool | None = None
     ajax_url: str | None = None
     containers: int = 0
+    #: the box's title (AIPKit ``headerName``; legacy: none)
+    name: str | None = None
+    #: AIPKit ``enableOpenAIConversationState``: the page's script sends ``previous_openai_response_id``
+    conversation_state: bool = False
+    #: every chat box of the page, in document order (each with ``boxes=()``); this one is among them
+    boxes: tuple[ChatBox, ...] = ()
+    #: the page's REST API root (``Link: <…>; rel="https://api.w.org/"``), when it advertises one
+    rest_root: str | None = None
+    #: the site owner's REST API key: set only on a box chosen for the REST protocol, never shown
+    api_key: str | None = attrs.field(default=None, repr=False)
 
     @property
     def used_defaults(self) -> bool:
@@ -131,6 +153,8 @@ class Conversation:
     conversation_uuid: str
     #: how many turns the site already holds for this conversation (AIPKit keeps them server-side)
     server_turns: int = 0
+    #: AIPKit Responses mode with conversation state: the id of the previous answer, sent with the next message
+    previous_response_id: str | None = None
 
     def advanced(self, turns: int) -> Conversation:
         """The same conversation after the site stored ``turns`` more turns."""
@@ -155,8 +179,11 @@ class HttpRequest:
     purpose: str
     form: tuple[tuple[str, str], ...] = ()
     query: tuple[tuple[str, str], ...] = ()
-    encoding: Literal["urlencoded", "multipart"] = "urlencoded"
-    headers: Headers = ()
+    encoding: Literal["urlencoded", "multipart", "json"] = "urlencoded"
+    #: headers of this request (an Authorization value never shows in a repr)
+    headers: Headers = attrs.field(default=(), repr=lambda h: repr(redact_headers(h)))
+    #: the body of a ``json`` request, as text
+    json_body: str = ""
 
     def field(self, name: str) -> str | None:
         for key, value in self.form + self.query:
@@ -207,4 +234,20 @@ class Notice:
     detail: str
 
 
-Outcome = Text | FollowUp | NewNonce | Notice
+@attrs.frozen
+class Citations:
+    """Parse outcome: the sources an answer cites (AIPKit ``citations``), as the site sent them."""
+
+    items: tuple[dict[str, Any], ...]
+    #: the ``done`` event's merged list, which replaces what the ``citations`` events said
+    final: bool = False
+
+
+@attrs.frozen
+class ResponseId:
+    """Parse outcome: the id of the answer in the site's model (AIPKit ``openai_response_id``)."""
+
+    id: str
+
+
+Outcome = Text | FollowUp | NewNonce | Notice | Citations | ResponseId

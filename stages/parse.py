@@ -82,6 +82,8 @@ class ChatProtocol:
     on_event: Callable[[StreamProgress, SseEvent], tuple[StreamProgress, tuple[Outcome, ...]]]
     #: parse: the stream ended: the last outcomes, or raise when it ended too early
     on_end: Callable[[StreamProgress], tuple[Outcome, ...]]
+    #: parse: a whole body's protocol-specific error, decided before the shared HTTP-level ones (None: none)
+    screen: Callable[[AnswerHead, bytes], ResponseError | None] | None = None
 
 
 @attrs.frozen
@@ -203,7 +205,8 @@ def finish(state: ParseState) -> tuple[ParseState, tuple[Outcome, ...]]:
                 state = attrs.evolve(state, failure=error)
         return state, outcomes
     body = b"".join(state.parts)
-    shared = shared_error(state.head, body)
+    screen = state.protocol.screen
+    shared = (screen(state.head, body) if screen is not None else None) or shared_error(state.head, body)
     if shared is not None:
         return attrs.evolve(state, failure=shared), ()
     try:

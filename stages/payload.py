@@ -16,8 +16,9 @@ from .aipkit import AIPKIT
 from .legacy import LEGACY
 from .models import ChatBox, Conversation, HttpRequest, Prompt, Stamp
 from .parse import ChatProtocol
+from .rest import REST
 
-PROTOCOLS: dict[str, ChatProtocol] = {"legacy": LEGACY, "aipkit": AIPKIT, "unknown": LEGACY}
+PROTOCOLS: dict[str, ChatProtocol] = {"legacy": LEGACY, "aipkit": AIPKIT, "unknown": LEGACY, "rest": REST}
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
@@ -33,6 +34,8 @@ def build_payload(prompt: Prompt, box: ChatBox, conversation: Conversation, endp
 
 def encode_body(request: HttpRequest, boundary: str) -> tuple[str, bytes]:
     """(content-type, body bytes) of a request's form: urlencoded, or multipart like a browser's FormData."""
+    if request.encoding == "json":
+        return "application/json", request.json_body.encode()
     if request.encoding == "urlencoded":
         body = urllib.parse.urlencode(request.form).encode()
         return "application/x-www-form-urlencoded; charset=UTF-8", body

@@ -16,10 +16,12 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .errors import InvalidMessagesError
+from .errors import InvalidArgumentError, InvalidMessagesError
+from .images import images_of, is_image_part
 from .models import Prompt, Turn
 
 ROLES = {"system", "developer", "user", "assistant"}
+HISTORY_STRATEGIES = ("auto", "structured", "inline")
 
 #: what replaces a character that cannot survive the legacy site's history decoder
 _REPLACEMENTS = {
@@ -69,11 +71,13 @@ def content_text(content: Any, where: str) -> str:
             if not isinstance(part, Mapping):
                 raise InvalidMessagesError(
                     f"{where}.content[{index}] is {type(part).__name__}, not a part object")
+            if is_image_part(part):
+                continue  # images are read by images_of (last message) and not re-sent with earlier turns
             kind = part.get("type", "text")
             text = part.get("text")
             if kind != "text" or not isinstance(text, str):
                 raise InvalidMessagesError(
-                    f"{where}.content[{index}] is a {kind!r} part; only text parts can be sent to this site"
+                    f"{where}.content[{index}] is a {kind!r} part; only text and image_url parts can be sent"
                 )
             pieces.append(text)
         return "".join(pieces)
@@ -122,17 +126,24 @@ def seed_format(turns: Sequence[tuple[str, str]]) -> str:
     return "\n".join(f"{role.capitalize()}: {text}" for role, text in kept) + "\nAssistant:"
 
 
-def format_prompt(messages: Any, system_prompt: str = "") -> Prompt:
+def format_prompt(messages: Any, system_prompt: str = "", history: str = "auto") -> Prompt:
     """Stage: the caller's messages → :class:`Prompt`.
 
     ``system_prompt`` (the provider's ``SYSTEM_PROMPT``) comes first, then the
     caller's own system messages.  The last message must be the user's.
+    ``history`` (legacy sites): ``structured`` sends earlier turns in
+    ``wpaicg_chat_history`` with look-alike replacements; ``inline`` sends the
+    whole conversation verbatim in the message, in the seed's format; ``auto``
+    is structured when no character of any turn needs replacing, else inline.
     """
+    if history not in HISTORY_STRATEGIES:
+        raise InvalidArgumentError(f"history must be one of {', '.join(HISTORY_STRATEGIES)}, not {history!r}")
     if not isinstance(system_prompt, str):
         raise InvalidMessagesError(f"the system prompt is {type(system_prompt).__name__}, not a string")
     _sendable(system_prompt, "the system prompt")
     checked = _checked(messages)
     role, message = checked[-1]
+    images = images_of(messages[-1]["content"], message, f"messages[{len(checked) - 1}]")
     if role != "user":
         raise InvalidMessagesError(
             f"messages[{len(checked) - 1}] is a {role!r} message; the last one must be the user's")
@@ -159,6 +170,8 @@ def format_prompt(messages: Any, system_prompt: str = "") -> Prompt:
         inline_text=_join(system, seed_format(conversation)),
         history_lines=tuple(lines),
         replaced_chars=replaced,
+        history="inline" if history == "inline" or (history == "auto" and replaced) else "structured",
+        images=images,
     )
 
 

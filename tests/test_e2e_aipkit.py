@@ -258,8 +258,10 @@ def test_warning_and_other_events_do_not_disturb_the_answer(aipkit_site: Emulato
     kinds = [notice.split(":", 1)[0] for notice in notices]
     if "warning" in message:
         assert "warning" in kinds
-    else:
-        assert {"status", "citations", "openai_response_id"} <= set(kinds)
+    else:  # citations and the response id are kept as such, not as notices
+        output = trace.records[-1].facts()["output"]
+        assert "status" in kinds and list(output["citations"]) == [{"title": "Example Domain", "url": "https://example.com/"}]
+        assert output["response_id"].startswith("resp_")
 
 
 @pytest.mark.parametrize(

@@ -100,7 +100,7 @@ HARD_TURN_AS_DECODED = (
 def test_three_turn_chat_sends_every_turn_in_the_history_with_visible_replacements(legacy_site: Emulator) -> None:
     async def body() -> list[str]:
         async with new_client(legacy_site) as client:
-            chat = pipeline.Chat(client, site_of(legacy_site))
+            chat = pipeline.Chat(client, site_of(legacy_site), history="structured")
             return [await chat.say(HARD_TURN), await chat.say("second"), await chat.say("third")]
 
     first, second, third = run(body())

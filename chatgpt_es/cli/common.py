@@ -16,6 +16,8 @@ from stages.errors import ChatGptEsError
 from stages.redact import proxy_secrets
 from stages.transport import TransportOptions
 
+from .choices import choice_options, with_choices_given
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -46,6 +48,7 @@ def site_options(function: F) -> F:
                      help="Verify TLS against this CA bundle (PEM)."),
         click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (loudly warned)."),
         click.option("--impersonate", default="chrome", show_default=True, help="Browser profile for curl_cffi."),
+        *choice_options(),
     ]
     for decorator in reversed(decorators):
         function = decorator(function)
@@ -75,4 +78,4 @@ def make_site(options: dict[str, Any]) -> tuple[Client, Site]:
     else:
         site = Site(url=url, api_endpoint=endpoint,
                     system_prompt=ChatGptEs.SYSTEM_PROMPT if system_prompt is None else system_prompt)
-    return Client(settings), site
+    return Client(settings), with_choices_given(site, options)

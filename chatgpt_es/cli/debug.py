@@ -15,12 +15,12 @@ import click
 from chatgpt_es.runtime.trace import Trace
 from pipeline import ask
 from stages.errors import ChatGptEsError
-from stages.extract import extract_chatbox
 from stages.fetch import decode_page, fetch_page
 from stages.models import AnswerHead, ChatBox, Extracted, Protocol
 from stages.payload import build_payload, new_conversation, new_stamp
 from stages.prompt import format_prompt
 
+from .choices import extract_for_bot
 from .common import make_site, run_async, site_options
 from .diagnose import diagnose_site
 from .record import record_case
@@ -105,9 +105,10 @@ def stage() -> None:
 
 @stage.command("extract")
 @click.argument("page")
-def stage_extract(page: str) -> None:
+@click.option("--bot", default=None, metavar="ID", help="The chat box of this bot (default: the first).")
+def stage_extract(page: str, bot: str | None) -> None:
     """PAGE.html → nonce, post_id (with their rules), and the chat box's other fields."""
-    click.echo(stage_json(extract_chatbox(decode_page(_read(page), ""))))
+    click.echo(stage_json(extract_for_bot(decode_page(_read(page), ""), bot)))
 
 
 @stage.command("parse")

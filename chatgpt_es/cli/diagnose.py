@@ -5,6 +5,7 @@ from __future__ import annotations
 from chatgpt_es.runtime.client import Client, Site
 from chatgpt_es.runtime.trace import Trace
 from pipeline import ask
+from stages.boxes import extract_page
 from stages.errors import (
     ChatGptEsError,
     CloudflareChallengeError,
@@ -15,7 +16,6 @@ from stages.errors import (
     TransportError,
     UnknownActionError,
 )
-from stages.extract import extract_chatbox
 from stages.fetch import fetch_page
 
 from .render import render_lines
@@ -51,7 +51,7 @@ async def diagnose_site(client: Client, site: Site, message: str) -> tuple[list[
         findings += [f"✗ page: {type(error).__name__}: {error}", f"  → {advice_for(error)}"]
         return findings, False
     findings.append(f"✓ page: HTTP {page.status}, {len(page.text)} chars, {page.content_type}")
-    box = extract_chatbox(page.text)
+    box = extract_page(page)  # with the REST root the page advertises (for --site-key)
     if box.protocol == "unknown":
         findings.append("✗ chat box: none on this page (neither the legacy wpaicg container nor AIPKit's).")
         findings.append("  → Is this the page that shows the chat? Open it in a browser, find the chat, use that URL.")

@@ -13,6 +13,7 @@ from stages.errors import MissingRequirementsError
 
 from .common import run_async
 from .demo import run_demo
+from .local_features import PAGE_KINDS, feature_config, site_feature_options
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -23,7 +24,8 @@ def emulator_options(function: F) -> F:
         click.option("--port", default=0, show_default=True, help="0 = the OS picks a free port."),
         click.option("--aipkit", is_flag=True, help="Speak AI Power 2.x (AIPKit) instead of the legacy protocol."),
         click.option("--stream", is_flag=True, help="Legacy: answer as an event stream."),
-        click.option("--page", type=click.Choice(["shortcode", "widget", "custom-bot"]), default="shortcode"),
+        click.option("--page", type=click.Choice(list(PAGE_KINDS)), default="shortcode",
+                     help="two-bots / same-bot-twice: a second chat box (bot 9 on AIPKit, --bot-id on legacy)."),
         click.option("--bot-id", default=42, show_default=True, help="Bot id of the custom-bot page."),
         click.option("--nonce-life", default=86400.0, show_default=True, help="WordPress nonce life, seconds."),
         click.option("--latency", default=0.0, help="Seconds added to every answer."),
@@ -35,6 +37,7 @@ def emulator_options(function: F) -> F:
         click.option("--cloudflare", is_flag=True, help="Answer everything with a Cloudflare challenge."),
         click.option("--tls", is_flag=True, help="Serve HTTPS with a test CA (its file is printed)."),
         click.option("--cache-ttl", default=60.0, help="AIPKit: life of a cached message, seconds."),
+        *site_feature_options(),
     ]
     for decorator in reversed(decorators):
         function = decorator(function)
@@ -48,7 +51,7 @@ def emulator_config(options: dict[str, Any]) -> EmulatorConfig:
     if unknown:
         raise click.BadParameter(f"unknown fault kinds {sorted(unknown)}; known: {', '.join(FAULT_KINDS)}")
     generation = "aipkit" if options.pop("aipkit") else "legacy"
-    return EmulatorConfig(generation=generation, faults=faults, **options)
+    return EmulatorConfig(generation=generation, faults=faults, **feature_config(options), **options)
 
 
 @click.command()

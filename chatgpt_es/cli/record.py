@@ -16,7 +16,8 @@ from typing import Any
 import attrs
 
 from chatgpt_es.runtime.client import Client, Site
-from stages.errors import ChatGptEsError
+from stages.boxes import choose_box
+from stages.errors import ChatGptEsError, InvalidArgumentError
 from stages.extract import extract_chatbox
 from stages.fetch import fetch_page
 from stages.models import FollowUp, HttpRequest
@@ -25,7 +26,7 @@ from stages.prompt import format_prompt
 from stages.redact import redact_headers, redact_url
 from stages.send import send_request
 
-from .regress import box_facts, compare, parse_bytes
+from .regress import box_facts, choose_facts, compare, parse_bytes
 
 STAND_IN_NONCE = "0n0nce0000"
 KEPT_HEADERS = ("content-type", "retry-after", "cf-mitigated", "set-cookie", "cache-control")
@@ -38,10 +39,12 @@ def _headers(headers: tuple[tuple[str, str], ...]) -> dict[str, str]:
 
 async def record_case(client: Client, site: Site, message: str, target: Path) -> Path:
     transport = client.settings.transport
+    if site.api_key:  # a case holds every request it replays; the site key must never be in one
+        raise InvalidArgumentError("record does not record REST API exchanges: the site key would be in the case")
     messages = [{"role": "user", "content": message}]
     prompt = format_prompt(messages, site.system_prompt)
     page = await fetch_page(client.session, site.url, transport)
-    box = extract_chatbox(page.text)
+    box = choose_box(extract_chatbox(page.text), site.bot_id)
     nonce = box.nonce.value
     conversation = new_conversation()
     stamp = new_stamp()
@@ -79,10 +82,13 @@ async def record_case(client: Client, site: Site, message: str, target: Path) ->
         "payload": {"conversation": attrs.asdict(conversation), "stamp": attrs.asdict(stamp),
                     "endpoint": safe_endpoint, "site_url": safe_site},
         "answers": answers,
+        **({"bot": site.bot_id} if site.bot_id is not None else {}),
     }
     expected = {
         "prompt": {"text": prompt.text, "history_lines": list(prompt.history_lines)},
-        "extract": box_facts(safe_box),
+        "extract": box_facts(extract_chatbox(page.text.replace(nonce, STAND_IN_NONCE))),
+        **({"choose": choose_facts(extract_chatbox(page.text.replace(nonce, STAND_IN_NONCE)), site.bot_id)}
+           if site.bot_id is not None else {}),
         "payload": {"method": payload.method, "url": payload.url, "form": [list(f) for f in payload.form]},
         "parse": [json.loads(json.dumps(p).replace(nonce, STAND_IN_NONCE)) for p in parsed],
     }

@@ -15,8 +15,9 @@ from typing import Any
 
 import attrs
 
-from stages.errors import ChatGptEsError, StreamInterruptedError
-from stages.extract import extract_chatbox
+from stages.aipkit_events import collect_extras
+from stages.boxes import choose_box, extract_page
+from stages.errors import BotNotFoundError, ChatGptEsError, QuotaExceededError, StreamInterruptedError
 from stages.fetch import check_page, decode_page
 from stages.models import AnswerHead, ChatBox, Conversation, FollowUp, NewNonce, Page, Stamp, Text
 from stages.parse import feed, finish, start_parse
@@ -54,6 +55,9 @@ def box_facts(box: ChatBox) -> dict[str, Any]:
         "stream": box.stream,
         "ajax_url": box.ajax_url,
         "containers": box.containers,
+        **({"boxes": [{"id": b.bot_id, "name": b.name, "protocol": b.protocol} for b in box.boxes]}
+           if box.containers > 1 else {}),
+        **({"conversation_state": True} if box.conversation_state else {}),
     }
 
 
@@ -79,11 +83,30 @@ def parse_bytes(protocol: str, purpose: str, head: AnswerHead, chunks: Iterator[
         retry_after = getattr(error, "retry_after", None)
         if retry_after is not None:
             result["retry_after"] = retry_after
+    extras = collect_extras(outcomes)
+    if extras.citations:
+        result["citations"] = list(extras.citations)
+    if extras.response_id:
+        result["response_id"] = extras.response_id
+    if extras.warnings:
+        result["warnings"] = list(extras.warnings)
+    if isinstance(error, QuotaExceededError):
+        result["quota"] = {"message": error.quota_message, "actions": [dict(a) for a in error.actions]}
     result["follow_up"] = {"cache_key": follow_up} if follow_up else None
     new_nonce = next((o.nonce for o in outcomes if isinstance(o, NewNonce)), None)
     if new_nonce is not None:
         result["new_nonce"] = new_nonce
     return result
+
+
+def choose_facts(box: ChatBox, bot: str) -> dict[str, Any]:
+    """The choose stage for bot ``bot``: the chosen box's protocol, bot and nonce, or the error with the ids found."""
+    try:
+        chosen = choose_box(box, bot)
+    except BotNotFoundError as error:
+        return {"error": type(error).__name__, "available": list(error.available)}
+    return {"protocol": chosen.protocol, "bot_id": chosen.bot_id, "name": chosen.name,
+            "nonce": chosen.nonce.value, "post_id": chosen.post_id.value}
 
 
 def _purpose(answer: dict[str, Any]) -> str:
@@ -99,9 +122,16 @@ def replay(case_dir: Path) -> dict[str, Any]:
     case = json.loads((case_dir / "case.json").read_text(encoding="utf-8"))
     actual: dict[str, Any] = {}
     box: ChatBox | None = None
+    prompt = None
     if "messages" in case:
-        prompt = format_prompt(case["messages"], case.get("system_prompt", ""))
-        actual["prompt"] = {"text": prompt.text, "history_lines": list(prompt.history_lines)}
+        try:
+            prompt = format_prompt(case["messages"], case.get("system_prompt", ""), case.get("history", "auto"))
+        except ChatGptEsError as error:
+            actual["prompt"] = {"error": type(error).__name__}
+        else:
+            actual["prompt"] = {"text": prompt.text, "history_lines": list(prompt.history_lines),
+                                **({"history": prompt.history} if prompt.turns else {}),
+                                **({"images": len(prompt.images)} if prompt.images else {})}
     if "page" in case:
         spec = case["page"]
         raw = (case_dir / spec["file"]).read_bytes()
@@ -113,13 +143,25 @@ def replay(case_dir: Path) -> dict[str, Any]:
         except ChatGptEsError as error:
             actual["fetch"] = {"error": type(error).__name__}
         else:
-            box = extract_chatbox(page.text)
+            box = extract_page(page)
             actual["extract"] = box_facts(box)
-    if "payload" in case and box is not None and "messages" in case:
+            if any(name.lower() == "link" for name, _ in headers):
+                actual["discover"] = {"rest_root": box.rest_root}
+            if "bot" in case:
+                actual["choose"] = choose_facts(box, case["bot"])
+                if "error" not in actual["choose"]:
+                    box = choose_box(box, case["bot"])  # the payload is the chosen box's
+    if "payload" in case and box is not None and prompt is not None:
         spec = case["payload"]
         conversation = Conversation(**spec["conversation"])
-        request = build_payload(prompt, box, conversation, spec["endpoint"], Stamp(**spec["stamp"]), spec["site_url"])
-        actual["payload"] = {"method": request.method, "url": request.url, "form": [list(f) for f in request.form]}
+        try:
+            request = build_payload(prompt, box, conversation, spec["endpoint"], Stamp(**spec["stamp"]),
+                                    spec["site_url"])
+        except ChatGptEsError as error:
+            actual["payload"] = {"error": type(error).__name__}
+        else:
+            actual["payload"] = {"method": request.method, "url": request.url,
+                                 "form": [list(f) for f in request.form]}
     if "answers" in case:
         parsed = []
         for answer in case["answers"]:

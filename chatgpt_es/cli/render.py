@@ -37,9 +37,15 @@ def describe(record: StageRecord, page: Page | None = None) -> str:
             text += f", bot {box.bot_id}, {box.box_type}, stream {'on' if box.stream else 'off'}"
         elif box.protocol == "aipkit":
             text += f", bot {box.bot_id}"
+        if len(box.boxes) > 1:
+            text += f"; {len(box.boxes)} chat boxes: " + ", ".join(
+                f"bot {b.bot_id}" + (f" {b.name!r}" if b.name else "") + f" ({b.protocol})" for b in box.boxes)
         if box.used_defaults:
             text += " — FELL BACK to the seed's default values: the site will most likely refuse them"
         return text
+    if record.stage == "choose" and isinstance(record.output, ChatBox):
+        box = record.output
+        return f"bot {box.bot_id}" + (f" {box.name!r}" if box.name else "") + f", protocol {box.protocol}"
     if record.stage == "payload":
         fields = " ".join(f"{k}={_short(str(v))}" for k, v in facts["fields"].items())
         return f"{facts['method']} {facts['url']} ({facts['purpose']}) {fields}"

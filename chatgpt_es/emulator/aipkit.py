@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from chatgpt_es.emulator.aipkit_stream import MODEL, handle_stream
+from chatgpt_es.emulator.images import check_images
 from chatgpt_es.emulator.php import intval, trim
 from chatgpt_es.emulator.state import CacheEntry, ConversationKey, Emulator, Turn
 from chatgpt_es.emulator.wire import AjaxRequest, AnyReply, Reply, die_zero, json_reply
@@ -52,9 +53,12 @@ def _cache_message(emu: Emulator, req: AjaxRequest, nonce_fault: bool) -> Reply:
     message = form.get("message", "")
     if not trim(message) and form.get("image_inputs", "") in ("", "[]"):
         return json_reply(EMPTY_DATA, "empty_message", 400)
+    images, refused = check_images(form.get("image_inputs", ""))
+    if refused is not None:
+        return refused
     key = "aipkit_sse_" + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(32))
     client_message_id = form.get("user_client_message_id", "")
-    emu.cache[key] = CacheEntry(message, form.get("bot_id", ""), client_message_id, emu.now())
+    emu.cache[key] = CacheEntry(message, form.get("bot_id", ""), client_message_id, emu.now(), images)
     return json_reply({"success": True, "data": {"cache_key": key}}, "cache_stored")
 
 

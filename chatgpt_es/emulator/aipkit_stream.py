@@ -13,15 +13,17 @@ from typing import Any
 
 from chatgpt_es.emulator.legacy import echo_answer, split_pieces
 from chatgpt_es.emulator.php import intval, json_encode, uniqid_more_entropy
+from chatgpt_es.emulator.quota import quota_refusal, record_usage
+from chatgpt_es.emulator.responses import scripted_events
 from chatgpt_es.emulator.state import ConversationKey, Emulator, Turn
+from chatgpt_es.emulator.wire import AIPKIT_DONE as DONE
+from chatgpt_es.emulator.wire import AIPKIT_PREAMBLE as PREAMBLE
 from chatgpt_es.emulator.wire import AIPKIT_SSE_HEADERS, AjaxRequest, SseEvent, SseReply, sse_event
 
 BOT_ID = 5
 MAX_MESSAGES = 15
 MODEL = "gpt-4o-mini"
 PROVIDER_ERROR = "API Error: Unknown path /v1/messages Type: invalid_request_error"
-PREAMBLE = SseEvent((":" + " " * 4096 + "\n\n").encode())
-DONE = SseEvent(sse_event('{"finished":true}', "done"))
 
 
 def _data(value: object) -> str:
@@ -101,8 +103,11 @@ def handle_stream(emu: Emulator, req: AjaxRequest, nonce_fault: bool) -> SseRepl
     if not session_id:
         return _fail(emu, "Session ID is missing for guest.", "missing_session")
     bot_id = intval(query.get("bot_id"))
-    if bot_id != BOT_ID:
+    if bot_id not in emu.bot_ids:
         return _fail(emu, "Invalid chatbot specified.", "invalid_bot")
+    refusal = quota_refusal(emu, bot_id, session_id)
+    if refusal is not None:
+        return refusal
     message = entry.message
     if "[[token-limit]]" in message:
         return _fail(emu, "You have reached your token limit.", "token_limit")
@@ -112,16 +117,26 @@ def handle_stream(emu: Emulator, req: AjaxRequest, nonce_fault: bool) -> SseRepl
     message_id = "aipkit-msg-" + uniqid_more_entropy(now, emu.rng)
     events = [PREAMBLE, SseEvent(sse_event(_data({"message_id": message_id}), "message_start"))]
     answer = echo_answer(message, len(thread))
+    if entry.images:  # what the upstream got besides the text (the model "sees" them)
+        answer += f" [images: {', '.join(image.type for image in entry.images)}]"
     deltas = [SseEvent(sse_event(_data({"delta": piece})), content=True) for piece in split_pieces(answer)]
     if "[[provider-fail]]" in message:
         events += [*deltas[:2], _error_event(PROVIDER_ERROR, now)]
         return SseReply(AIPKIT_SSE_HEADERS, tuple(events), "provider_fail")
-    middle = len(deltas) // 2
-    events += [*deltas[:middle], *_extra_events(message, now), *deltas[middle:], DONE]
+    emu.last_previous_response_id = query.get("previous_openai_response_id")
+    scripted = scripted_events(message, deltas, emu.config.responses_mode or emu.config.conversation_state, now)
+    if scripted is not None and not scripted.complete:
+        return SseReply(AIPKIT_SSE_HEADERS, (*events, *scripted.events), scripted.outcome)
+    if scripted is not None:
+        events += scripted.events
+    else:
+        middle = len(deltas) // 2
+        events += [*deltas[:middle], *_extra_events(message, now), *deltas[middle:], DONE]
+    record_usage(emu, bot_id, session_id)
     sent = payload_sent(thread, message, now)
     emu.conversations[key] = [
         *thread,
         Turn(entry.client_message_id, "user", message, int(entry.created)),
         Turn(message_id.replace(".", ""), "bot", answer, int(now), sent, usage_of(sent, len(deltas))),
     ]
-    return SseReply(AIPKIT_SSE_HEADERS, tuple(events), "stream")
+    return SseReply(AIPKIT_SSE_HEADERS, tuple(events), scripted.outcome if scripted else "stream")

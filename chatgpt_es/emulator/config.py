@@ -8,7 +8,7 @@ import attrs
 
 FAULT_KINDS: tuple[str, ...] = ("500", "502", "429", "drop", "truncate", "nonce")
 GENERATIONS: tuple[str, ...] = ("legacy", "aipkit")
-PAGE_KINDS: tuple[str, ...] = ("shortcode", "widget", "custom-bot")
+PAGE_KINDS: tuple[str, ...] = ("shortcode", "widget", "custom-bot", "two-bots", "same-bot-twice")
 
 
 def _as_tuple(value: Iterable[str]) -> tuple[str, ...]:
@@ -46,3 +46,16 @@ class EmulatorConfig:
     cloudflare: bool = False
     tls: bool = False
     cache_ttl: float = 60.0
+    #: AIPKit: the site owner's REST API key (None: the REST API is off, as by default)
+    rest_key: str | None = None
+    #: WordPress "plain" permalinks: no ``/wp-json/`` routing, the REST root is ``?rest_route=/``
+    plain_permalinks: bool = False
+    #: AIPKit: the bot keeps OpenAI conversation state (Responses mode; the page says so in its data-config)
+    conversation_state: bool = False
+    #: AIPKit: the provider speaks OpenAI's Responses API (``status`` and ``openai_response_id`` events)
+    responses_mode: bool = False
+    #: AIPKit guest token quota: None unlimited, 0 guests disabled, N tokens per (session, bot)
+    guest_limit: int | None = None
+    #: the quota message (None: the plugin's default) and up to two actions, (label, url) each
+    quota_message: str | None = None
+    quota_actions: tuple[tuple[str, str], ...] = ()

@@ -59,6 +59,9 @@ class PageRenderer:
         if self.config.generation == "aipkit":
             html = _replace_once(self.template, AIPKIT_NONCE, nonce)
             html = _replace_origin(html, AIPKIT_ORIGIN, base_url)
+            html = html.replace(f'rel="https://api.w.org/" href="{base_url}/wp-json/"',
+                                f'rel="https://api.w.org/" href="{self.rest_root(base_url)}"')
+            html = self._aipkit_boxes(html)
             post_id = AIPKIT_POST_ID
         else:
             html = self._legacy(nonce)
@@ -68,11 +71,35 @@ class PageRenderer:
             ("Server", "nginx"),
             ("X-Powered-By", "PHP/8.2.36"),
             ("Content-Type", "text/html; charset=UTF-8"),
-            ("Link", f'<{base_url}/wp-json/>; rel="https://api.w.org/"'),
+            ("Link", f'<{self.rest_root(base_url)}>; rel="https://api.w.org/"'),
             ("Link", f'<{base_url}/wp-json/wp/v2/pages/{post_id}>; rel="alternate"; type="application/json"'),
             ("Link", f"<{base_url}/>; rel=shortlink"),
         )
         return Reply(200, headers, html.encode(), "page")
+
+    def _aipkit_boxes(self, html: str) -> str:
+        """AIPKit pages with a second chat box: another bot (9) or the same bot again (captures 80, 81)."""
+        if self.config.page not in ("two-bots", "same-bot-twice") and not self.config.conversation_state:
+            return html
+        start = html.index('<div class="aipkit_chat_container')
+        tag = html[start:html.index("\n", start)]
+        if self.config.conversation_state:
+            on = tag.replace("enableOpenAIConversationState&quot;:false", "enableOpenAIConversationState&quot;:true")
+            html, tag = html.replace(tag, on), on
+        if self.config.page == "two-bots":
+            second = (tag.replace('id="aipkit_chat_container_5" data-bot-id="5"',
+                                  'id="aipkit_chat_container_9" data-bot-id="9"')
+                      .replace("{&quot;botId&quot;:5,", "{&quot;botId&quot;:9,")
+                      .replace("&quot;headerName&quot;:&quot;Local Test Bot&quot;",
+                               "&quot;headerName&quot;:&quot;Stand Second Bot&quot;"))
+        elif self.config.page == "same-bot-twice":
+            second = tag
+        else:
+            return html
+        return _replace_once(html, "</body>", f"{second}</div>\n</body>")
+
+    def rest_root(self, base_url: str) -> str:
+        return f"{base_url}/index.php?rest_route=/" if self.config.plain_permalinks else f"{base_url}/wp-json/"
 
     def _legacy(self, nonce: str) -> str:
         html = self.template
@@ -88,6 +115,12 @@ class PageRenderer:
             html = _replace_once(html, '     data-type="shortcode"\n>', '     data-type="widget"\n>')
         elif self.config.page == "custom-bot":
             html = _replace_once(html, 'data-bot-id="0"', f'data-bot-id="{self.config.bot_id}"')
+        elif self.config.page in ("two-bots", "same-bot-twice"):
+            start = html.index('<div class="wpaicg-chat-shortcode"\n')
+            tag = html[start:html.index('     data-type="shortcode"\n>', start) + len('     data-type="shortcode"\n>')]
+            second = tag if self.config.page == "same-bot-twice" else tag.replace(
+                'data-bot-id="0"', f'data-bot-id="{self.config.bot_id}"')
+            html = _replace_once(html, "</body>", f"{second}</div>\n</body>")
         return html
 
 

@@ -19,6 +19,7 @@ from chatgpt_es.emulator.config import EmulatorConfig
 from chatgpt_es.emulator.faults import MUTILATING, REPLACING, fault_reply
 from chatgpt_es.emulator.legacy import handle_legacy
 from chatgpt_es.emulator.pages import challenge_reply
+from chatgpt_es.emulator.rest import handle_rest, rest_path
 from chatgpt_es.emulator.sender import send_reply
 from chatgpt_es.emulator.state import Clock, Emulator
 from chatgpt_es.emulator.tls import make_server_context
@@ -59,6 +60,9 @@ class _Site:
             await asyncio.sleep(config.latency)
         if config.cloudflare:
             return await self._send(request, challenge_reply(emu.base_url))
+        route = rest_path(request, config.plain_permalinks) if config.generation == "aipkit" else None
+        if route is not None:
+            return await self._send(request, await handle_rest(emu, request, route))
         if request.path != AJAX_PATH:
             emu.counters.page()
             return await self._send(request, emu.pages.render(emu.base_url, emu.current_nonce()))

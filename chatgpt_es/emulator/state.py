@@ -27,6 +27,8 @@ class CacheEntry:
     bot_id: str
     client_message_id: str
     created: float
+    #: the images of the message (their type and decoded size)
+    images: tuple[Any, ...] = ()
 
 
 @attrs.frozen
@@ -64,6 +66,14 @@ class Emulator:
         self.conversations: dict[ConversationKey, list[Turn]] = {}
         #: legacy custom bots' chat log rows: (source, md5 of client id and post id) -> row id
         self.chat_logs: dict[tuple[str, str], int] = {}
+        #: the chatbots the site has (AIPKit: 5 is the capture's bot, 9 a second one)
+        self.bot_ids: frozenset[int] = frozenset({5, 9}) if config.generation == "aipkit" else frozenset({0})
+        #: the ``previous_openai_response_id`` of the last stream request (None: not sent)
+        self.last_previous_response_id: str | None = None
+        #: AIPKit guest token usage by (session_id, bot_id)
+        self.token_usage: dict[tuple[str, int], int] = {}
+        #: what the REST route forwarded upstream for the last message (system prompt first)
+        self.last_rest: list[dict[str, str]] = []
 
     @property
     def nonce_action(self) -> str:

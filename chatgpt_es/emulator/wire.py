@@ -96,3 +96,8 @@ def die_zero(has_action: bool) -> Reply:
 def sse_event(data: str, event: str | None = None, event_id: str | None = None) -> bytes:
     head = (f"event: {event}\n" if event else "") + (f"id: {event_id}\n" if event_id else "")
     return f"{head}data: {data}\n\n".encode()
+
+
+#: AIPKit's stream starts with a 4 KB comment (to defeat proxy buffering) and ends with ``done``
+AIPKIT_PREAMBLE = SseEvent((":" + " " * 4096 + "\n\n").encode())
+AIPKIT_DONE = SseEvent(sse_event('{"finished":true}', "done"))

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 import attrs
 
 from stages import checks
+from stages.boxes import extract_page
 from stages.errors import AnswerFormatError
-from stages.extract import extract_chatbox
 from stages.fetch import fetch_page
 from stages.models import ChatBox, Conversation, HttpRequest, NewNonce
 from stages.parse import parse_answer
@@ -47,6 +47,12 @@ class Site:
     #: an explicitly chosen endpoint; None = the page's own (``wpaicgParams.ajax_url`` / data-config ``ajaxUrl``)
     api_endpoint: str | None = None
     system_prompt: str = ""
+    #: the bot to talk to (None: the page's first chat box)
+    bot_id: str | None = None
+    #: the site owner's REST API key: with it, messages go through the REST API (never shown)
+    api_key: str | None = attrs.field(default=None, repr=False)
+    #: legacy sites: how earlier turns travel, ``auto``, ``structured`` or ``inline`` (see README)
+    history: str = "auto"
 
     def endpoint_for(self, box: ChatBox) -> str:
         if self.api_endpoint:
@@ -170,7 +176,7 @@ class Client:
 
     async def _fetch(self, site: Site, trace: Trace) -> ChatBox:
         page = await trace.astep("fetch", fetch_page, self.session, site.url, self.settings.transport)
-        return trace.step("extract", extract_chatbox, page.text)
+        return trace.step("extract", extract_page, page)
 
     async def _ask_nonce(self, site: Site, rejected: ChatBox, refresh: Callable[[ChatBox, str], HttpRequest],
                          trace: Trace) -> ChatBox:

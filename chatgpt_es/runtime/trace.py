@@ -16,6 +16,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import attrs
 
+from stages.aipkit_events import collect_extras
 from stages.models import ChatBox, FollowUp, HttpRequest, NewNonce, Notice, Outcome, Page, Prompt, Text
 from stages.redact import redact, redact_url
 from stages.transport import Answer
@@ -57,13 +58,18 @@ class ParseSummary:
     follow_up: str | None = None
     new_nonce: bool = False
     notices: tuple[str, ...] = ()
+    #: AIPKit: the sources the answer cites, its response id (Responses mode), the site's warnings
+    citations: tuple[dict[str, Any], ...] = ()
+    response_id: str | None = None
+    warnings: tuple[str, ...] = ()
 
 
 def summarize(output: Any) -> Any:
     """Key facts of a stage output, small enough for a log line."""
     if isinstance(output, Prompt):
         return {"system_chars": len(output.system), "turns": len(output.turns), "message_chars": len(output.message),
-                "history_lines": len(output.history_lines), "replaced_chars": output.replaced_chars}
+                "history_lines": len(output.history_lines), "replaced_chars": output.replaced_chars,
+                "history": output.history, "images": len(output.images)}
     if isinstance(output, Page):
         return {"url": redact_url(output.url), "status": output.status, "chars": len(output.text),
                 "content_type": output.content_type}
@@ -72,11 +78,13 @@ def summarize(output: Any) -> Any:
                 "nonce": {"value": output.nonce.value, "rule": output.nonce.rule, "at": output.nonce.position},
                 "post_id": {"value": output.post_id.value, "rule": output.post_id.rule, "at": output.post_id.position},
                 "bot_id": output.bot_id, "box_type": output.box_type, "stream": output.stream,
-                "ajax_url": output.ajax_url, "containers": output.containers, "used_defaults": output.used_defaults}
+                "ajax_url": output.ajax_url, "containers": output.containers, "used_defaults": output.used_defaults,
+                "name": output.name, "rest_root": redact_url(output.rest_root), **_boxes(output)}
     if isinstance(output, HttpRequest):
         return {"method": output.method, "url": redact_url(output.url), "purpose": output.purpose,
                 "encoding": output.encoding if output.method == "POST" else None,
-                "fields": {k: _short(redact(v)) for k, v in output.form + output.query}}
+                "fields": {k: _short(redact(v)) for k, v in output.form + output.query},
+                **({"json": _short(redact(output.json_body))} if output.json_body else {})}
     if isinstance(output, Answer):
         head = output.head
         return {"status": head.status, "content_type": head.content_type, "url": redact_url(head.url)}
@@ -91,6 +99,12 @@ def summarize(output: Any) -> Any:
     if isinstance(output, list | tuple):
         return [summarize(v) for v in output]
     return repr(output)
+
+
+def _boxes(box: ChatBox) -> dict[str, Any]:
+    """Every chat box of the page (id, name, protocol), and whether the page keeps Responses-mode state."""
+    boxes = [{"id": b.bot_id, "name": b.name, "protocol": b.protocol} for b in box.boxes]
+    return {"boxes": boxes, "conversation_state": box.conversation_state}
 
 
 def _short(value: str, limit: int = 120) -> str:
@@ -142,6 +156,7 @@ class Trace:
         follow_up: str | None = None
         new_nonce = False
         notices: list[str] = []
+        others: list[Outcome] = []
         try:
             async for outcome in outcomes:
                 if isinstance(outcome, Text):
@@ -155,17 +170,30 @@ class Trace:
                     notices.append(f"{outcome.kind}: {_short(outcome.detail, 80)}")
                     if outcome.kind == "warning":
                         log.warning("site_warning", detail=outcome.detail, **self.context)
+                    elif outcome.kind == "status":
+                        log.info("site_status", detail=outcome.detail, **self.context)
+                if not isinstance(outcome, Text):
+                    others.append(outcome)
                 yield outcome
         except Exception as error:
             self.add(StageRecord(name, _ms(start), False, error=error,
                                  note=f"after {chunks} chunks, {chars} chars"))
             raise
+        extras = collect_extras(others)
         self.add(StageRecord(name, _ms(start), True,
-                             ParseSummary(chunks, chars, follow_up, new_nonce, tuple(notices))))
+                             ParseSummary(chunks, chars, follow_up, new_nonce, tuple(notices), extras.citations,
+                                          extras.response_id, extras.warnings)))
 
     def note(self, stage: str, output: Any, note: str) -> None:
         """Record a stage that did not run because its result was at hand (e.g. a cached page)."""
         self.add(StageRecord(stage, 0.0, True, output, note=note))
+
+    def answer_extras(self, since: int = 0) -> ParseSummary | None:
+        """The last parse summary among the records from ``since`` on: what the answer said besides text."""
+        for record in reversed(self.records[since:]):
+            if record.stage == "parse" and isinstance(record.output, ParseSummary):
+                return record.output
+        return None
 
     def failed(self) -> StageRecord | None:
         return next((r for r in self.records if not r.ok), None)
