@@ -12,6 +12,8 @@ from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+import attrs
+
 import pipeline
 
 T = TypeVar("T")
@@ -48,15 +50,16 @@ async def answer(page_url: str, text: str, trace: pipeline.Trace | None = None) 
     return "".join(chunk for _, chunk in await timed_answer(page_url, user(text), trace))
 
 
-async def converse(page_url: str, turns: Sequence[str], style: str) -> list[str]:
+async def converse(page_url: str, turns: Sequence[str], style: str, history: str = "auto") -> list[str]:
     """The answers to ``turns``, said one after the other in one conversation with one client.
 
     ``chat``: :class:`pipeline.Chat`; ``provider``: ``create_async_generator`` with the whole history each time.
+    ``history``: the legacy strategy (``auto``, ``structured``, ``inline``).
     """
     provider = provider_for(page_url)
     answers: list[str] = []
     async with pipeline.Client() as client:
-        chat = pipeline.Chat(client, provider.site(system_prompt=""))
+        chat = pipeline.Chat(client, attrs.evolve(provider.site(system_prompt=""), history=history))
         messages: list[dict[str, str]] = []
         for turn in turns:
             if style == "chat":
@@ -64,7 +67,7 @@ async def converse(page_url: str, turns: Sequence[str], style: str) -> list[str]
                 continue
             messages.append({"role": "user", "content": turn})
             chunks = [c async for c in provider.create_async_generator("gpt-4o", messages, system_prompt="",
-                                                                        client=client)]
+                                                                        client=client, history=history)]
             answers.append("".join(chunks))
             messages.append({"role": "assistant", "content": answers[-1]})
     return answers

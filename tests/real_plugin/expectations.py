@@ -52,9 +52,28 @@ def earlier_turn_as_received(generation: Generation, text: str) -> str:
     return _LOOKALIKE.sub(lambda m: table.get(m.group(0), LEGACY_PERCENT_OCTET[1]), text)
 
 
-def received_by_model(generation: Generation, turns: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
-    """(role, text) of the caller's turns as the model receives them (after the site's own prefix)."""
+def seed_format(turns: Sequence[tuple[str, str]]) -> str:
+    """The seed's prompt: one ``Role: text`` line per turn, then ``Assistant:`` (the text exactly as said)."""
+    return "\n".join(f"{role.capitalize()}: {text}" for role, text in turns) + "\nAssistant:"
+
+
+def survives_structured(text: str) -> bool:
+    """Whether a turn reaches the 1.9.11 model intact through ``wpaicg_chat_history`` (no look-alike needed)."""
+    return earlier_turn_as_received("legacy", text) == text
+
+
+def received_by_model(generation: Generation, turns: Sequence[tuple[str, str]],
+                      history: str = "structured") -> list[tuple[str, str]]:
+    """(role, text) of the caller's turns as the model receives them (after the site's own prefix).
+
+    AIPKit keeps the history itself: verbatim. 1.9.11: ``structured`` sends earlier turns in the history field
+    (look-alikes); ``inline`` sends the whole conversation verbatim in the message field, in the seed's format;
+    ``auto`` is structured when every earlier turn survives that intact, else inline.
+    """
     *earlier, (role, last) = turns
+    if generation == "legacy" and earlier and (
+            history == "inline" or (history == "auto" and not all(survives_structured(t) for _, t in earlier))):
+        return [("user", seed_format(turns))]
     return [(r, earlier_turn_as_received(generation, t)) for r, t in earlier] + [(role, last)]
 
 

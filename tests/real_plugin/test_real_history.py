@@ -1,5 +1,7 @@
 """A three-turn conversation with text a site can mangle: what the site's model received, turn by turn, compared
-with what the caller said (today's expectation: ``expectations.received_by_model``)."""
+with what the caller said (the expectation: ``expectations.received_by_model``), with each legacy history
+strategy: ``auto`` (the default: here inline, since these turns do not survive the history field intact),
+``structured`` (look-alikes) and ``inline`` (verbatim, in the seed's format)."""
 
 from __future__ import annotations
 
@@ -18,13 +20,17 @@ TURNS = (
     "Ünïcödé 日本語 ✓ — ¿qué? <i>x</i> %41 \"done\" \\o/",
 )
 #: every page with pipeline.Chat; two of them also with create_async_generator and the whole history each time
-CASES = [(page, "chat") for page in PAGES] + [(PAGE["1.9.11 JSON"], "provider"), (PAGE["2.4.71 inline"], "provider")]
+CASES = ([(page, "chat", "auto") for page in PAGES]
+         + [(PAGE["1.9.11 JSON"], "provider", "auto"), (PAGE["2.4.71 inline"], "provider", "auto")]
+         + [(PAGE[name], style, history) for name in ("1.9.11 JSON", "1.9.11 stream")
+            for style in ("chat", "provider") for history in ("structured", "inline")])
 
 
-@pytest.mark.parametrize(("page", "style"), CASES, ids=[f"{page.name}-{style}" for page, style in CASES])
-def test_three_turns_reach_the_model_as_pinned(stand: Stand, page: StandPage, style: str) -> None:
+@pytest.mark.parametrize(("page", "style", "history"), CASES,
+                         ids=[f"{page.name}-{style}-{history}" for page, style, history in CASES])
+def test_three_turns_reach_the_model_as_pinned(stand: Stand, page: StandPage, style: str, history: str) -> None:
     mark = stand.model_mark()
-    answers = run(converse(page.url, TURNS, style))
+    answers = run(converse(page.url, TURNS, style, history))
     requests = stand.model_requests_since(mark)
 
     assert len(requests) == len(TURNS)  # one model request per turn, none repeated
@@ -34,6 +40,7 @@ def test_three_turns_reach_the_model_as_pinned(stand: Stand, page: StandPage, st
         said.append(("user", turn))
         received = chat_messages(request)
         assert [role for role, _ in received[: len(prefix)]] == list(prefix)
-        assert received[len(prefix):] == received_by_model(page.generation, said)
-        assert got == echo(turn, [*prefix, *(role for role, _ in said)])
+        expected = received_by_model(page.generation, said, history)
+        assert received[len(prefix):] == expected
+        assert got == echo(expected[-1][1], [*prefix, *(role for role, _ in expected)])
         said.append(("assistant", got))
