@@ -82,10 +82,7 @@ class LazyGroup(click.Group):
 @click.version_option(package_name="chatgpt-es")
 def main(verbose: int, debug: bool) -> None:
     """Talk to chatgpt.es and other sites running the AI Power (wpaicg / AIPKit) chat plugin."""
-    # imported here, not at the top: logging (structlog) and stamina cost start-up time that --help need not pay
-    import stamina.instrumentation
-
+    # imported here, not at the top: logging (structlog) costs start-up time that --help need not pay
     from chatgpt_es.runtime.logs import configure_logging, level_from
 
     configure_logging(level_from(verbose))
-    stamina.instrumentation.set_on_retry_hooks([])  # retries are logged by the pipeline itself

@@ -12,7 +12,7 @@ from typing import Any
 import attrs
 import click
 
-from chatgpt_es.runtime.trace import Trace
+from chatgpt_es.runtime.trace import Trace, summarize
 from pipeline import ask
 from stages.errors import ChatGptEsError
 from stages.extract import extract_chatbox
@@ -20,6 +20,7 @@ from stages.fetch import decode_page, fetch_page
 from stages.models import AnswerHead, ChatBox, Extracted, Protocol
 from stages.payload import build_payload, new_conversation, new_stamp
 from stages.prompt import format_prompt
+from stages.redact import redact_headers
 
 from .common import make_site, run_async, site_options
 from .diagnose import diagnose_site
@@ -127,7 +128,7 @@ def stage_parse(answer: str, content_type: str | None, status: int, protocol: st
     headers = [("content-type", content_type)] + ([("retry-after", retry_after)] if retry_after else [])
     if purpose is None:
         purpose = ("stream" if "event-stream" in content_type else "cache") if protocol == "aipkit" else "message"
-    result = parse_bytes(protocol, purpose, AnswerHead("", status, tuple(headers)), [data])
+    result = parse_bytes(protocol, purpose, AnswerHead("", status, tuple(headers)), [data], with_message=True)
     click.echo(json.dumps(result, ensure_ascii=False, indent=2))
     sys.exit(1 if result["error"] else 0)
 
@@ -178,7 +179,9 @@ def stage_fetch(**options: Any) -> None:
     async def run() -> int:
         async with client:
             page = await fetch_page(client.session, site.url, client.settings.transport)
-        click.echo(stage_json(page))
+        facts = summarize(page)
+        facts["headers"] = [[name, value] for name, value in redact_headers(page.headers)]
+        click.echo(json.dumps(facts, ensure_ascii=False, indent=2, default=str))
         return 0
 
     run_async(run())

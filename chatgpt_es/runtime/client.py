@@ -62,7 +62,7 @@ class Site:
 
 @attrs.frozen
 class RetryPolicy:
-    """Retries of transient failures (stamina: exponential backoff with jitter)."""
+    """Retries of transient failures (exponential backoff with jitter; ``attempts`` counts every send)."""
 
     attempts: int = attrs.field(default=4, validator=checks.count)
     timeout: float = attrs.field(default=60.0, validator=checks.seconds)
