@@ -55,7 +55,7 @@ def site_url(url: object, name: str = "url") -> str:
     except ValueError as error:
         raise InvalidUrlError(f"{name} {shown} is not a valid URL ({error})") from None
     if parts.scheme.lower() not in ("http", "https"):
-        what = f"the scheme {parts.scheme!r}" if parts.scheme else "no scheme"
+        what = f"the scheme {parts.scheme!r}" if parts.scheme else f"no scheme (did you mean 'https://{url}'?)"
         raise InvalidUrlError(f"{name} {shown} has {what}; only http:// and https:// work")
     host = parts.hostname or ""
     if not host:

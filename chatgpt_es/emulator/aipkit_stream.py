@@ -105,6 +105,9 @@ def handle_stream(emu: Emulator, req: AjaxRequest, nonce_fault: bool) -> SseRepl
     events = [PREAMBLE, SseEvent(sse_event(_data({"message_id": message_id}), "message_start"))]
     answer = echo_answer(message, len(thread))
     deltas = [SseEvent(sse_event(_data({"delta": piece})), content=True) for piece in split_pieces(answer)]
+    if "[[nonce-after-text]]" in message:  # text, then a nonce refusal (no message_start): must not be resent
+        events = [PREAMBLE, *deltas[:2], _error_event("Security check failed. Please refresh the page.", now)]
+        return SseReply(AIPKIT_SSE_HEADERS, tuple(events), "nonce_after_text")
     if "[[provider-fail]]" in message:
         events += [*deltas[:2], _error_event(PROVIDER_ERROR, now)]
         return SseReply(AIPKIT_SSE_HEADERS, tuple(events), "provider_fail")
