@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 from chatgpt_es.runtime.client import Client, RetryPolicy, Settings, Site
 from chatgpt_es.runtime.logs import get_logger
 from chatgpt_es.runtime.options import CLIENT_OPTIONS, settings_from
-from chatgpt_es.runtime.resilience import Retries, bounded, deadline_in, within
+from chatgpt_es.runtime.resilience import bounded, deadline_in, retrying, within
 from chatgpt_es.runtime.trace import StageRecord, Trace
 from stages.errors import (
     AnswerFormatError,
@@ -55,11 +55,10 @@ from stages.errors import (
     UnknownActionError,
 )
 from stages.models import ChatBox, Conversation, FollowUp, HttpRequest, Prompt, Text, Turn
-from stages.pagefacts import PageFacts, lacks_chat_box
+from stages.pagefacts import fallback_refused, no_chat_box_error
 from stages.parse import parse_answer
 from stages.payload import build_payload, new_conversation, new_stamp, protocol_for
 from stages.prompt import content_text, format_prompt
-from stages.redact import redact_url
 from stages.send import send_request
 from stages.transport import require_curl_cffi
 
@@ -109,7 +108,7 @@ async def ask(client: Client, site: Site, messages: Any, *, conversation: Conver
               trace: Trace | None = None) -> AsyncIterator[str]:
     """One message through every stage; yields the answer's text as it arrives.
 
-    A failure is sent again only when the retry policy says it can succeed (see :class:`Retries`), and
+    A failure is sent again only when the retry policy says it can succeed (see :func:`retrying`), and
     never once text reached the caller: the error then carries that text as ``partial_text``.
     """
     trace = trace if trace is not None else Trace()
@@ -118,25 +117,12 @@ async def ask(client: Client, site: Site, messages: Any, *, conversation: Conver
     conversation = conversation or new_conversation()
     # Создание сессии curl_cffi: the client opens one session on first use and reuses it (Client.session)
     deadline = deadline_in(client.settings.total_timeout)
-    delivered: list[str] = []
-    retries: Retries | None = None
-    attempt = 1
-    while True:
-        try:
-            async for text in _renewing_nonce(client, site, prompt, conversation, trace, deadline, delivered):
-                delivered.append(text)
-                yield text
-            return
-        except ChatGptEsError as error:
-            if delivered and not error.partial_text:
-                error.partial_text = "".join(delivered)
-            retries = retries or Retries(client.settings.retry, deadline)
-            wait = retries.wait_after(error, attempt, bool(delivered))
-            if wait is None:
-                raise
-        await bounded(deadline, asyncio.sleep(wait))
-        attempt += 1
-        trace.note("retry", {"attempt": attempt}, "a transient failure before any text")
+
+    def attempt(delivered: list[str]) -> AsyncIterator[str]:
+        return _renewing_nonce(client, site, prompt, conversation, trace, deadline, delivered)
+
+    async for text in retrying(attempt, client.settings.retry, deadline, trace):
+        yield text
 
 
 async def _renewing_nonce(client: Client, site: Site, prompt: Prompt, conversation: Conversation,
@@ -165,21 +151,9 @@ async def _exchange_or_no_box(client: Client, site: Site, box: ChatBox, prompt: 
         async for text in exchange(client, site, box, prompt, conversation, trace, deadline):
             yield text
     except ResponseError as error:
-        if not lacks_chat_box(box) or isinstance(error, RateLimitedError | CloudflareChallengeError) \
-                or (isinstance(error, ServerError) and error.transient):
+        if not fallback_refused(box, error):
             raise
         raise no_chat_box_error(site.url, client.page_facts.get(site.url), error) from error
-
-
-def no_chat_box_error(url: str, facts: PageFacts | None, refusal: ResponseError) -> NoChatBoxError:
-    """The site refused the seed's fallback values because the page had no chat box: say what it had."""
-    held = facts.held if facts else "no AI Power chat box"
-    advice = facts.advice if facts else "Point --url at the page that shows the chat box."
-    shown = redact_url(url)
-    reason = type(refusal).__name__ + (f" (HTTP {refusal.status})" if refusal.status is not None else "")
-    return NoChatBoxError(f"the page {shown} has no AI Power chat box (it holds {held}); the site refused the "
-                          f"seed's fallback values: {reason}. {advice}", status=refusal.status, page=url, held=held,
-                          advice=advice)
 
 
 async def exchange(client: Client, site: Site, box: ChatBox, prompt: Prompt, conversation: Conversation,

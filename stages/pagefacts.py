@@ -14,7 +14,15 @@ import re
 
 import attrs
 
+from .errors import (
+    CloudflareChallengeError,
+    NoChatBoxError,
+    RateLimitedError,
+    ResponseError,
+    ServerError,
+)
 from .models import ChatBox, Page
+from .redact import redact_url
 
 SCAN_CHARS = 400_000
 _TITLE = re.compile(r"<title[^>]{0,200}>([^<]{0,300})</title", re.I)
@@ -83,3 +91,20 @@ def _missing(box: ChatBox) -> str:
 def lacks_chat_box(box: ChatBox) -> bool:
     """The page showed no chat box whose nonce the site could accept: the seed's fallback is all there is."""
     return box.protocol == "unknown" or box.nonce.is_default
+
+
+def fallback_refused(box: ChatBox, error: ResponseError) -> bool:
+    """``error`` is the site refusing the seed's fallback values (not a passing failure of a site that works)."""
+    passing = isinstance(error, RateLimitedError | CloudflareChallengeError) or (
+        isinstance(error, ServerError) and error.transient)
+    return lacks_chat_box(box) and not passing
+
+
+def no_chat_box_error(url: str, facts: PageFacts | None, refusal: ResponseError) -> NoChatBoxError:
+    """The site refused the seed's fallback values because the page had no chat box: say what it had."""
+    held = facts.held if facts else "no AI Power chat box"
+    advice = facts.advice if facts else "Point --url at the page that shows the chat box."
+    reason = type(refusal).__name__ + (f" (HTTP {refusal.status})" if refusal.status is not None else "")
+    return NoChatBoxError(f"the page {redact_url(url)} has no AI Power chat box (it holds {held}); the site refused "
+                          f"the seed's fallback values: {reason}. {advice}", status=refusal.status, page=url,
+                          held=held, advice=advice)

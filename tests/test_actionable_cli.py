@@ -64,6 +64,8 @@ def closed_port() -> int:
     (["batch", "--rate", "0", "{input}", "{tmp}/out.jsonl"], "--rate"),
     (["batch", "{input}", "/nonexistent-dir/out.jsonl"], "'/nonexistent-dir' does not exist"),
     (["batch", "{input}", "{tmp}"], "is a folder"),
+    (["record", "case", "hi", "--into", "{input}/case"], "is not a writable folder"),
+    (["record", "case", "hi", "--into", "{input}"], "is a file, not a folder"),
     (["nosuch"], "nosuch"),
 ])
 def test_a_usage_error_is_one_line_and_exit_2(tmp_path: Path, args: list[str], said: str) -> None:

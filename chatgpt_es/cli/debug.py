@@ -27,6 +27,7 @@ from .diagnose import diagnose_site
 from .record import record_case
 from .regress import LOCAL_FIXTURES, compare, find_cases, parse_bytes
 from .render import render_json, render_lines, stage_json
+from .types import WritableFolder
 
 CASE_NAME = re.compile(r"[A-Za-z0-9._-]+")
 
@@ -229,7 +230,7 @@ def _case_name(_ctx: click.Context, _param: click.Parameter, name: str) -> str:
 @click.command()
 @click.argument("name", callback=_case_name)
 @click.argument("message")
-@click.option("--into", default=None, type=click.Path(file_okay=False, path_type=Path),
+@click.option("--into", default=None, type=WritableFolder(),
               help="Save the case in this folder (default: ./fixtures/recorded/NAME).")
 @site_options
 def record(name: str, message: str, into: Path | None, **options: Any) -> None:

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from stages.errors import ChatGptEsError, DeadlineExceededError, RateLimitedError
 
 from .client import RetryPolicy
 from .logs import get_logger
+from .trace import Trace
 
 T = TypeVar("T")
 log = get_logger()
@@ -66,6 +67,31 @@ class Retries:
         """Exponential backoff with jitter, as stamina computes it."""
         policy = self.policy
         return min(policy.wait_max, policy.wait_initial * 2.0 ** (attempt - 1) + random.uniform(0, policy.wait_jitter))
+
+
+async def retrying(attempt: Callable[[list[str]], AsyncIterator[str]], policy: RetryPolicy, deadline: float | None,
+                   trace: Trace) -> AsyncIterator[str]:
+    """The text of ``attempt(delivered)``, run again as :class:`Retries` decides; ``delivered`` is the text the
+    caller already has.  An error after any text carries that text as ``partial_text``."""
+    delivered: list[str] = []
+    retries: Retries | None = None  # made on the first failure: most messages need no retry machinery at all
+    number = 1
+    while True:
+        try:
+            async for text in attempt(delivered):
+                delivered.append(text)
+                yield text
+            return
+        except ChatGptEsError as error:
+            if delivered and not error.partial_text:
+                error.partial_text = "".join(delivered)
+            retries = retries or Retries(policy, deadline)
+            wait = retries.wait_after(error, number, bool(delivered))
+            if wait is None:
+                raise
+        await bounded(deadline, asyncio.sleep(wait))
+        number += 1
+        trace.note("retry", {"attempt": number}, "a transient failure before any text")
 
 
 def deadline_in(seconds: float | None) -> float | None:
