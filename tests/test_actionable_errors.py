@@ -263,3 +263,11 @@ def test_a_client_closed_in_its_loop_can_serve_the_next_one(legacy_site: Emulato
 
 def test_excerpts_are_plain_text() -> None:
     assert excerpt(b"<p>Couldn&#039;t connect &amp; &lt;retry&gt;</p>") == "<p>Couldn't connect & <retry></p>"
+
+
+def test_retries_zero_is_refused_alike_in_python_and_on_the_command_line() -> None:
+    async def body() -> None:
+        pipeline.ChatGptEs.client(None, retries=0)
+
+    with pytest.raises(pipeline.InvalidArgumentError, match=r"retries counts attempts \(1 sends once, no retry\)"):
+        asyncio.run(body())

@@ -138,6 +138,13 @@ def test_an_empty_stream_is_the_sites_model_failing_sent_twice_in_all(start_emul
     assert [(e["attempt"], e["attempts"]) for e in events(caplog, "retry")] == [(2, 2)]
 
 
+def test_an_empty_aipkit_stream_is_the_sites_model_failing_too(aipkit_site: Emulator) -> None:
+    error = error_from(aipkit_site.base_url, "[[model-down]] Hello")
+    assert type(error) is ModelFailedError
+    by_action = aipkit_site.counters.snapshot()["by_action"]
+    assert by_action.get("aipkit_frontend_chat_stream") == 2 and by_action.get("aipkit_cache_sse_message") == 2
+
+
 def test_an_empty_stream_from_a_scripted_site_too(scripted: Any) -> None:
     site, base = scripted(lambda _n: web.Response(body=b"", content_type="text/event-stream"))
     error = error_from(base)

@@ -105,6 +105,8 @@ def handle_stream(emu: Emulator, req: AjaxRequest, nonce_fault: bool) -> SseRepl
     events = [PREAMBLE, SseEvent(sse_event(_data({"message_id": message_id}), "message_start"))]
     answer = echo_answer(message, len(thread))
     deltas = [SseEvent(sse_event(_data({"delta": piece})), content=True) for piece in split_pieces(answer)]
+    if "[[model-down]]" in message:  # as the legacy plugin does with its model down: the stream ends empty
+        return SseReply(AIPKIT_SSE_HEADERS, (PREAMBLE,), "model_down")
     if "[[nonce-after-text]]" in message:  # text, then a nonce refusal (no message_start): must not be resent
         events = [PREAMBLE, *deltas[:2], _error_event("Security check failed. Please refresh the page.", now)]
         return SseReply(AIPKIT_SSE_HEADERS, tuple(events), "nonce_after_text")
