@@ -66,6 +66,7 @@ def closed_port() -> int:
     (["batch", "{input}", "{tmp}"], "is a folder"),
     (["record", "case", "hi", "--into", "{input}/case"], "is not a writable folder"),
     (["record", "case", "hi", "--into", "{input}"], "is a file, not a folder"),
+    (["stage", "payload", "--nonce", "x", "--message", "  "], "messages[0] is blank"),
     (["nosuch"], "nosuch"),
 ])
 def test_a_usage_error_is_one_line_and_exit_2(tmp_path: Path, args: list[str], said: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import traceback
 from typing import Any
 
 import click
@@ -70,6 +71,17 @@ class LazyGroup(click.Group):
             sys.exit(130)
         except KeyboardInterrupt:
             sys.exit(130)
+        except Exception as error:  # a command outside run_async (stage …) that failed: still one line
+            from stages.errors import ChatGptEsError, InvalidArgumentError
+
+            if "--debug" in (sys.argv[1:] if args is None else list(args)):
+                traceback.print_exc()
+            if isinstance(error, InvalidArgumentError):
+                click.echo(f"error: {one_line(str(error))}", err=True)
+                sys.exit(2)
+            kind = type(error).__name__ if isinstance(error, ChatGptEsError) else f"unexpected {type(error).__name__}"
+            click.echo(f"error: {kind}: {one_line(str(error))}", err=True)
+            sys.exit(1)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         with formatter.section("Commands"):
