@@ -86,6 +86,40 @@ def events(caplog: pytest.LogCaptureFixture, name: str) -> list[dict[str, Any]]:
     return found
 
 
+def _json(body: object, status: int = 200) -> Callable[[int], web.StreamResponse]:
+    return lambda _n: web.Response(status=status, text=json.dumps(body), content_type="application/json")
+
+
+def _text(status: int, text: str, **headers: str) -> Callable[[int], web.StreamResponse]:
+    return lambda _n: web.Response(status=status, text=text, content_type="text/html", headers=headers)
+
+
+#: the README's table, for the rows a scripted legacy site can answer: (reply, error, sends with 4 attempts)
+POLICY = [
+    pytest.param(_text(503, "busy"), "ServerError", 4, id="503-retried"),
+    pytest.param(_text(502, "<html>502 Bad Gateway</html>"), "ServerError", 4, id="502-retried"),
+    pytest.param(_text(501, "Unsupported method"), "ServerError", 1, id="501-permanent"),
+    pytest.param(_text(404, "Not Found"), "BadStatusError", 1, id="404-permanent"),
+    pytest.param(_text(400, "0"), "UnknownActionError", 1, id="unknown-action-permanent"),
+    pytest.param(_text(429, "slow down", **{"Retry-After": "0"}), "RateLimitedError", 4, id="429-retried"),
+    pytest.param(_text(403, "Just a moment...", **{"cf-mitigated": "challenge"}), "CloudflareChallengeError", 1,
+                 id="cloudflare-permanent"),
+    pytest.param(_text(200, '{"status": "succ'), "AnswerFormatError", 4, id="cut-json-retried"),
+    pytest.param(_json({"status": "success", "data": "Du musst das Kästchen anklicken!"}), "ConsentRequiredError",
+                 1, id="consent-permanent"),
+    pytest.param(_json({"msg": "limit", "tokenLimitReached": True}), "TokenLimitError", 1, id="token-limit-permanent"),
+    pytest.param(_json({"status": "error", "msg": "no"}), "SiteRefusedError", 1, id="refusal-permanent"),
+]
+
+
+@pytest.mark.parametrize(("reply", "kind", "sends"), POLICY)
+def test_the_policy_table(scripted: Any, reply: Callable[[int], web.StreamResponse], kind: str, sends: int) -> None:
+    site, base = scripted(reply)
+    error = error_from(base)
+    assert type(error).__name__ == kind
+    assert site.posts == sends and error.transient is (sends > 1)
+
+
 def test_501_is_permanent_sent_once(scripted: Any) -> None:
     site, base = scripted(lambda _n: web.Response(status=501, text="Unsupported method ('POST')"))
     error = error_from(base)
