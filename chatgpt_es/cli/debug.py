@@ -115,7 +115,7 @@ def stage_extract(page: str) -> None:
 @stage.command("parse")
 @click.argument("answer")
 @click.option("--content-type", default=None, help="Default: guessed from the bytes (event stream or JSON).")
-@click.option("--status", default=200, show_default=True)
+@click.option("--status", default=200, show_default=True, type=click.IntRange(100, 599))
 @click.option("--protocol", type=click.Choice(["legacy", "aipkit"]), default="legacy", show_default=True)
 @click.option("--purpose", type=click.Choice(["message", "cache", "stream", "nonce"]), default=None)
 @click.option("--retry-after", default=None, help="A Retry-After header value.")

@@ -23,7 +23,7 @@ def emulator_options(function: F) -> F:
         click.option("--aipkit", is_flag=True, help="Speak AI Power 2.x (AIPKit) instead of the legacy protocol."),
         click.option("--stream", is_flag=True, help="Legacy: answer as an event stream."),
         click.option("--page", type=click.Choice(["shortcode", "widget", "custom-bot"]), default="shortcode"),
-        click.option("--bot-id", default=42, show_default=True, type=Count(1), help="Bot id of the custom-bot page."),
+        click.option("--bot-id", default=42, show_default=True, type=Count(0), help="Bot id of the custom-bot page."),
         click.option("--nonce-life", default=86400.0, show_default=True, type=Seconds(),
                      help="WordPress nonce life, seconds."),
         click.option("--latency", default=0.0, type=Seconds(allow_zero=True), help="Seconds added to every answer."),
