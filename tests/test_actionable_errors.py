@@ -271,3 +271,13 @@ def test_retries_zero_is_refused_alike_in_python_and_on_the_command_line() -> No
 
     with pytest.raises(pipeline.InvalidArgumentError, match=r"retries counts attempts \(1 sends once, no retry\)"):
         asyncio.run(body())
+
+
+@pytest.mark.parametrize("options", [{"timeout": float("inf")}, {"timeout": float("nan")}, {"timeout": 0},
+                                     {"connect_timeout": float("inf")}, {"read_timeout": -1.0}])
+def test_timeouts_are_finite_and_positive_in_python_too(options: dict[str, Any]) -> None:
+    async def body() -> None:
+        pipeline.ChatGptEs.client(None, **options)
+
+    with pytest.raises(pipeline.InvalidArgumentError, match="finite number of seconds > 0"):
+        asyncio.run(body())
