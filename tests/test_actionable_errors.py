@@ -282,32 +282,3 @@ def test_timeouts_are_finite_and_positive_in_python_too(options: dict[str, Any])
     with pytest.raises(pipeline.InvalidArgumentError, match="finite number of seconds > 0"):
         asyncio.run(body())
 
-
-def test_record_saves_nothing_when_the_case_would_not_replay(legacy_site: Emulator, tmp_path: Any,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    from chatgpt_es.cli import record
-    from chatgpt_es.cli.regress import Mismatch
-
-    monkeypatch.setattr(record, "compare", lambda case: [Mismatch(case.name, "parse", "- a\n+ b")])
-    target = tmp_path / "fixtures" / "case"
-
-    async def body() -> None:
-        async with new_client(legacy_site) as client:
-            await record.record_case(client, site_of(legacy_site), "Hello", target)
-
-    with pytest.raises(pipeline.ChatGptEsError, match="not saved: the recorded case does not replay at stage"):
-        run(body())
-    assert not target.exists()
-
-
-def test_record_saves_a_case_that_replays(legacy_site: Emulator, tmp_path: Any) -> None:
-    from chatgpt_es.cli import record
-
-    target = tmp_path / "case"
-
-    async def body() -> None:
-        async with new_client(legacy_site) as client:
-            await record.record_case(client, site_of(legacy_site), "Hello", target)
-
-    run(body())
-    assert {path.name for path in target.iterdir()} >= {"case.json", "expected.json", "page.html"}
