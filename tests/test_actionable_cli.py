@@ -192,3 +192,18 @@ def test_batch_reads_a_file_that_starts_with_a_bom(legacy_site: Emulator, tmp_pa
     results = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
     assert sorted((r["id"], r["answer"], r["error"]) for r in results) == [(1, "Echo: Hello", None),
                                                                            (2, "Echo: Hola", None)]
+
+
+def test_ask_when_the_sites_model_is_down_says_so_after_two_sends(start_emulator: StartEmulator) -> None:
+    emu = start_emulator(stream=True)
+    done = cli("ask", "[[model-down]] Hello", *site_args(emu))
+    assert one_line_failure(done, 1).startswith("error: ModelFailedError: the site's model failed")
+    assert emu.counters.snapshot()["post"] == 2
+
+
+def test_ask_never_repeats_text_when_a_nonce_refusal_follows_it(start_emulator: StartEmulator) -> None:
+    emu = start_emulator(generation="aipkit")
+    done = cli("ask", "[[nonce-after-text]] Hello", *site_args(emu))
+    assert done.stdout == "Echo:"  # once, and no newline: the answer did not end
+    assert one_line_failure(done, 1).startswith("error: NonceRejectedError:")
+    assert emu.counters.snapshot()["by_action"].get("aipkit_cache_sse_message") == 1
