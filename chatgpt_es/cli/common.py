@@ -15,7 +15,7 @@ from chatgpt_es.runtime.client import Client, RetryPolicy, Settings, Site
 from chatgpt_es.runtime.logs import add_secrets, get_logger
 from pipeline import ChatGptEs
 from stages.errors import ChatGptEsError, InvalidArgumentError
-from stages.redact import proxy_secrets
+from stages.redact import proxy_secrets, redact
 from stages.transport import InsecureTransportWarning, TransportOptions
 
 from . import one_line
@@ -57,7 +57,7 @@ def run_async(coroutine: Coroutine[Any, Any, int]) -> None:
 def fail(message: str, debug: bool) -> NoReturn:
     if debug:
         traceback.print_exc()
-    click.echo(f"error: {one_line(message)}", err=True)
+    click.echo(f"error: {one_line(redact(message))}", err=True)  # an untyped error's text may hold a proxy URL
     sys.exit(1)
 
 
