@@ -15,8 +15,11 @@ import re
 import attrs
 
 from .errors import (
+    AnswerFormatError,
+    BadStatusError,
     CloudflareChallengeError,
     NoChatBoxError,
+    NonceRejectedError,
     RateLimitedError,
     ResponseError,
     ServerError,
@@ -94,10 +97,13 @@ def lacks_chat_box(box: ChatBox) -> bool:
 
 
 def fallback_refused(box: ChatBox, error: ResponseError) -> bool:
-    """``error`` is the site refusing the seed's fallback values (not a passing failure of a site that works)."""
+    """``error`` is the site refusing the seed's fallback values: WordPress's nonce check, an unknown action, a
+    status or body that no chat plugin answers.  Not a passing failure (429, a transient 5xx, Cloudflare), and
+    not the plugin's own answer (:class:`SiteRefusedError`, a started stream): the values passed then."""
+    refusal = isinstance(error, NonceRejectedError | BadStatusError | AnswerFormatError)
     passing = isinstance(error, RateLimitedError | CloudflareChallengeError) or (
         isinstance(error, ServerError) and error.transient)
-    return lacks_chat_box(box) and not passing
+    return lacks_chat_box(box) and refusal and not passing
 
 
 def no_chat_box_error(url: str, facts: PageFacts | None, refusal: ResponseError) -> NoChatBoxError:

@@ -177,6 +177,18 @@ def test_a_refused_fallback_is_a_no_chat_box_error_sent_once(no_box_site: Any, c
     assert len(warnings) == 1 and warnings[0]["page"] == url and held in warnings[0]["held"]
 
 
+def test_a_site_that_takes_the_fallback_values_keeps_its_own_errors(no_box_site: Any) -> None:
+    """The real 1.9.11 plugin answers some pages without the box: its own answers are not "no chat box"."""
+    _site, url = no_box_site(WORDPRESS_PAGE, lambda: web.Response(body=b"", content_type="text/event-stream"))
+
+    async def body() -> None:
+        async with new_client(retry=FAST_RETRY) as client:
+            await generate(type("Other", (pipeline.ChatGptEs,), {"url": url}), client, user("Hello"))
+
+    with pytest.raises(pipeline.ModelFailedError):
+        run(body())
+
+
 def test_a_page_with_its_chat_box_logs_no_warning(legacy_site: Emulator, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="chatgpt_es")
 
