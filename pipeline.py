@@ -22,13 +22,12 @@ from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 import attrs
-import stamina
 
 from chatgpt_es.runtime.choices import CHOICES, with_choices
 from chatgpt_es.runtime.client import Client, RetryPolicy, Settings, Site
 from chatgpt_es.runtime.logs import get_logger
 from chatgpt_es.runtime.options import CLIENT_OPTIONS, settings_from
-from chatgpt_es.runtime.resilience import bounded, deadline_in, retry_args, retry_hook, within
+from chatgpt_es.runtime.resilience import bounded, deadline_in, retrying, within
 from chatgpt_es.runtime.trace import StageRecord, Trace
 from stages.boxes import choose_box
 from stages.errors import (  # issue 13
@@ -41,11 +40,15 @@ from stages.errors import (  # issue 13
     ConsentRequiredError,
     DeadlineExceededError,
     EmbedNotAvailableError,
+    EventLoopError,
     ImagesNotSupportedError,
     InvalidArgumentError,
     InvalidImageError,
     InvalidMessagesError,
+    InvalidUrlError,
     MissingRequirementsError,
+    ModelFailedError,
+    NoChatBoxError,
     NonceRejectedError,
     ProviderFailedError,
     QuotaExceededError,
@@ -65,6 +68,7 @@ from stages.errors import (  # issue 13
     UnknownActionError,
 )
 from stages.models import ChatBox, Conversation, FollowUp, HttpRequest, Prompt, Text, Turn
+from stages.pagefacts import fallback_refused, no_chat_box_error
 from stages.parse import parse_answer
 from stages.payload import build_payload, new_conversation, new_stamp, protocol_for
 from stages.prompt import content_text, format_prompt
@@ -85,11 +89,15 @@ __all__ = [
     "ConsentRequiredError",
     "DeadlineExceededError",
     "EmbedNotAvailableError",
+    "EventLoopError",
     "ImagesNotSupportedError",
     "InvalidArgumentError",
     "InvalidImageError",
     "InvalidMessagesError",
+    "InvalidUrlError",
     "MissingRequirementsError",
+    "ModelFailedError",
+    "NoChatBoxError",
     "NonceRejectedError",
     "ProviderFailedError",
     "QuotaExceededError",
@@ -123,7 +131,11 @@ Content = str | list[dict[str, Any]]
 
 async def ask(client: Client, site: Site, messages: Any, *, conversation: Conversation | None = None,
               trace: Trace | None = None) -> AsyncIterator[str]:
-    """One message through every stage; yields the answer's text as it arrives."""
+    """One message through every stage; yields the answer's text as it arrives.
+
+    A failure is sent again only when the retry policy says it can succeed (see :func:`retrying`), and
+    never once text reached the caller: the error then carries that text as ``partial_text``.
+    """
     trace = trace if trace is not None else Trace()
     require_curl_cffi()                                                        # Проверка curl_cffi
     prompt = trace.step("prompt", format_prompt, messages, site.system_prompt, site.history)  # Форматирование промпта
@@ -132,44 +144,45 @@ async def ask(client: Client, site: Site, messages: Any, *, conversation: Conver
     conversation = conversation or new_conversation()
     # Создание сессии curl_cffi: the client opens one session on first use and reuses it (Client.session)
     deadline = deadline_in(client.settings.total_timeout)
-    delivered: list[str] = []
-    hook = retry_hook(delivered, deadline)
-    policy = client.settings.retry
-    try:  # the first attempt runs bare: most messages need no retry machinery at all
-        async for text in _renewing_nonce(client, site, prompt, conversation, trace, deadline):
-            delivered.append(text)
-            yield text
-        return
-    except ChatGptEsError as error:
-        wait = hook(error) if policy.attempts > 1 else False
-        if wait is False:
-            raise
-    await bounded(deadline, asyncio.sleep(policy.wait_initial if wait is True else wait))
-    async for attempt in stamina.retry_context(on=hook, **retry_args(policy, attempts=policy.attempts - 1)):
-        with attempt:
-            trace.note("retry", {"attempt": attempt.num + 1}, "a transient failure before any text")
-            async for text in _renewing_nonce(client, site, prompt, conversation, trace, deadline):
-                delivered.append(text)
-                yield text
+
+    def attempt(delivered: list[str]) -> AsyncIterator[str]:
+        return _renewing_nonce(client, site, prompt, conversation, trace, deadline, delivered)
+
+    async for text in retrying(attempt, client.settings.retry, deadline, trace):
+        yield text
 
 
 async def _renewing_nonce(client: Client, site: Site, prompt: Prompt, conversation: Conversation,
-                          trace: Trace, deadline: float | None) -> AsyncIterator[str]:
+                          trace: Trace, deadline: float | None, delivered: list[str]) -> AsyncIterator[str]:
     box = await bounded(deadline, client.chat_box(site, trace))                 # Получение nonce и post_id
     box = _chosen(box, site, trace)                                             # issue 13: bot, REST API
     try:
-        async for text in exchange(client, site, box, prompt, conversation, trace, deadline):
+        async for text in _exchange_or_no_box(client, site, box, prompt, conversation, trace, deadline):
             yield text
         return
     except NonceRejectedError as error:
+        if delivered:
+            raise  # text reached the caller: sending again would repeat it (ask adds it as partial_text)
         rejected = error
         log.info("nonce_rejected", site=site.url, rule=box.nonce.rule, protocol=box.protocol)
     renewed = await bounded(deadline, client.renew_nonce(site, box, trace))
     if renewed.nonce.is_default:
         raise rejected  # the page has no nonce at all: the seed's fallback value would only be refused again
     renewed = _chosen(renewed, site, trace)
-    async for text in exchange(client, site, renewed, prompt, conversation, trace, deadline):
+    async for text in _exchange_or_no_box(client, site, renewed, prompt, conversation, trace, deadline):
         yield text
+
+
+async def _exchange_or_no_box(client: Client, site: Site, box: ChatBox, prompt: Prompt, conversation: Conversation,
+                              trace: Trace, deadline: float | None) -> AsyncIterator[str]:
+    """:func:`exchange`; when the page had no chat box and the site refused the fallback, :class:`NoChatBoxError`."""
+    try:
+        async for text in exchange(client, site, box, prompt, conversation, trace, deadline):
+            yield text
+    except ResponseError as error:
+        if not fallback_refused(box, error):
+            raise
+        raise no_chat_box_error(site.url, client.page_facts.get(site.url), error) from error
 
 
 def _chosen(box: ChatBox, site: Site, trace: Trace) -> ChatBox:
@@ -267,16 +280,20 @@ def _turns(messages: list[Any]) -> list[tuple[str, str]]:
             else ("?", repr(m)) for i, m in enumerate(messages)]
 
 
+DEFAULT_URL = "https://chatgpt.es"
+DEFAULT_API_ENDPOINT = "https://chatgpt.es/wp-admin/admin-ajax.php"
+
+
 class ChatGptEs:
     """The seed's provider: ``ChatGptEs.create_async_generator(model, messages, proxy=None, **kwargs)``.
 
-    Subclass and override ``url`` to talk to another site running the plugin;
-    the endpoint then comes from that page, unless the subclass overrides
-    ``api_endpoint`` too.
+    Subclass and override ``url`` (or assign ``ChatGptEs.url = …``) to talk to
+    another site running the plugin; the endpoint then comes from that page,
+    unless ``api_endpoint`` is set too (see :meth:`_endpoint_is_explicit`).
     """
 
-    url: ClassVar[str] = "https://chatgpt.es"
-    api_endpoint: ClassVar[str] = "https://chatgpt.es/wp-admin/admin-ajax.php"
+    url: ClassVar[str] = DEFAULT_URL
+    api_endpoint: ClassVar[str] = DEFAULT_API_ENDPOINT
     working: ClassVar[bool] = True
     supports_stream: ClassVar[bool] = True
     supports_system_message: ClassVar[bool] = True
@@ -307,10 +324,18 @@ class ChatGptEs:
 
     @classmethod
     def _endpoint_is_explicit(cls) -> bool:
-        """True when ``api_endpoint`` is set on the class that sets ``url``, or on a subclass of it."""
+        """True when the user set ``api_endpoint`` for this ``url``: the endpoint then stays fixed, else the
+        endpoint is the one the page names (never chatgpt.es's for another site's nonce).
+
+        Set by the user means both: its value is not this library's default (unless ``url`` is still the
+        default, chatgpt.es, whose endpoint it is) — so assigning ``ChatGptEs.url = …``, the habit of g4f
+        users, moves the endpoint along — and it is set on the class that sets ``url`` or on a subclass of
+        it — so a subclass that only changes ``url`` does not inherit its parent's endpoint.
+        """
         def owner(name: str) -> int:
             return next(i for i, klass in enumerate(cls.__mro__) if name in vars(klass))
-        return owner("api_endpoint") <= owner("url")
+        users = cls.api_endpoint != DEFAULT_API_ENDPOINT or cls.url.rstrip("/") == DEFAULT_URL
+        return users and owner("api_endpoint") <= owner("url")
 
     @classmethod
     def client(cls, proxy: str | None = None, **options: Any) -> Client:

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
+
 from .aipkit_events import done_event, named_event, quota_error
 from .errors import (
     AnswerFormatError,
     CacheMissError,
     EmbedNotAvailableError,
+    ModelFailedError,
     NonceRejectedError,
     ProviderFailedError,
     ResponseError,
@@ -159,7 +162,9 @@ def on_event(progress: StreamProgress, event: SseEvent) -> tuple[StreamProgress,
         payload = _event_json(event)
         delta = payload.get("delta") if isinstance(payload, dict) else None
         if isinstance(delta, str):
-            return progress, ((Text(clean(delta)),) if delta else ())
+            if not delta:
+                return progress, ()
+            return attrs.evolve(progress, settled=True), (Text(clean(delta)),)  # settled: text has arrived
         return progress, (Notice("data", event.data[:200]),)
     if name == "message_start":
         return StreamProgress(started=True, ended=progress.ended), (Notice(name, event.data[:200]),)
@@ -183,6 +188,9 @@ def on_event(progress: StreamProgress, event: SseEvent) -> tuple[StreamProgress,
 
 
 def on_end(progress: StreamProgress) -> tuple[Outcome, ...]:
+    if not progress.ended and not progress.started and not progress.settled:
+        raise ModelFailedError("the site's model failed: the answer stream ended empty, with no error event "
+                               "(the site owner's AI key, quota or provider)")
     if not progress.ended:
         raise StreamInterruptedError("the stream ended without its done event")
     return ()

@@ -9,13 +9,15 @@ and never carry secrets (see :func:`stages.redact.redact`).
 
 from __future__ import annotations
 
+import html
+
 EXCERPT_CHARS = 200
 
 
 def excerpt(body: bytes | str, limit: int = EXCERPT_CHARS) -> str:
-    """A short, single-line, printable excerpt of a body for error messages."""
+    """A short, single-line, printable excerpt of a body for error messages (HTML entities as plain text)."""
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    flat = " ".join(text.split())
+    flat = " ".join(html.unescape(text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
@@ -24,6 +26,10 @@ class ChatGptEsError(Exception):
 
     #: True when sending the same message again may succeed (used by retries).
     transient: bool = False
+    #: at most this many sends of one message when this error keeps coming back (None: the policy's attempts)
+    max_sends: int | None = None
+    #: the answer's text that had reached the caller before the error (never sent again once non-empty)
+    partial_text: str = ""
 
 
 class MissingRequirementsError(ChatGptEsError, ImportError):
@@ -56,7 +62,7 @@ class ResponseError(ChatGptEsError, ValueError):
         self.excerpt = excerpt(body)
         detail = f" (HTTP {status})" if status is not None else ""
         shown = f": {self.excerpt!r}" if self.excerpt else ""
-        super().__init__(f"{message}{detail}{shown}")
+        super().__init__(f"{html.unescape(message)}{detail}{shown}")  # sites escape their messages for HTML
 
 
 class BadStatusError(ResponseError):
@@ -64,9 +70,17 @@ class BadStatusError(ResponseError):
 
 
 class ServerError(BadStatusError):
-    """A 5xx answer: the site or something in front of it failed."""
+    """A 5xx answer: the site or something in front of it failed.
+
+    501 Not Implemented is permanent (the server does not do POST/this method at all, e.g. a static file
+    server at a wrong URL): sending again cannot help.
+    """
 
     transient = True
+
+    def __init__(self, message: str, *, status: int | None = None, body: bytes | str = b"") -> None:
+        super().__init__(message, status=status, body=body)
+        self.transient = status != 501
 
 
 class CloudflareChallengeError(BadStatusError):
@@ -195,3 +209,42 @@ class ImagesNotSupportedError(InvalidArgumentError):
 
 class InvalidImageError(InvalidMessagesError):
     """An image part the site would refuse: not a data URL, wrong type, too many, too large, or no text with it."""
+
+
+# -- issue 11: hostile sites (only the name issue 12 relies on; the merger dedupes) ------------------
+
+
+class InvalidUrlError(InvalidArgumentError):
+    """A URL with a bad scheme, host or port (caught before any request)."""
+
+
+# -- issue 12: errors a person can act on ---------------------------------------------
+
+
+class NoChatBoxError(SiteRefusedError):
+    """The page has no AI Power chat box, and the site refused the seed's fallback values.
+
+    ``page`` is the page's URL, ``held`` what the page held instead (a login form, another plugin's
+    nonce, …), ``advice`` what to try.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, page: str = "", held: str = "",
+                 advice: str = "") -> None:
+        super().__init__(message)  # the message says it all: no status or excerpt appended
+        self.status = status
+        self.page = page
+        self.held = held
+        self.advice = advice
+
+
+class ModelFailedError(SiteRefusedError):
+    """A streamed answer ended empty, with no error event: the site's model failed (its key, quota or
+    upstream).  Tried once more, as a dropped connection looks the same; never more: each send may cost
+    the site owner a model call."""
+
+    transient = True
+    max_sends = 2
+
+
+class EventLoopError(ChatGptEsError, RuntimeError):
+    """A :class:`Client` was used from another event loop than the one its session lives in."""

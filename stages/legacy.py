@@ -17,6 +17,7 @@ from .errors import (
     AnswerFormatError,
     ConsentRequiredError,
     ImagesNotSupportedError,
+    ModelFailedError,
     NonceRejectedError,
     SiteRefusedError,
     StreamInterruptedError,
@@ -146,6 +147,10 @@ def _screened(progress: StreamProgress, piece: str, data: str) -> tuple[StreamPr
 
 
 def on_end(progress: StreamProgress) -> tuple[Outcome, ...]:
+    if not progress.ended and not progress.started and not progress.held:
+        # measured on the real 1.9.11 plugin: its model down, a streaming site answers 200 with an empty stream
+        raise ModelFailedError("the site's model failed: the answer stream ended empty, with no error event "
+                               "(the site owner's AI key, quota or provider)")
     if not progress.ended:
         raise StreamInterruptedError("the stream ended without [DONE] or a finish_reason", body=progress.held)
     return (Text(progress.held),) if progress.held else ()

@@ -147,6 +147,8 @@ def format_prompt(messages: Any, system_prompt: str = "", history: str = "auto")
     if role != "user":
         raise InvalidMessagesError(
             f"messages[{len(checked) - 1}] is a {role!r} message; the last one must be the user's")
+    if not message.strip():
+        raise InvalidMessagesError(f"messages[{len(checked) - 1}] is blank: there is nothing to send")
     systems = [system_prompt] if system_prompt else []
     systems += [text for role, text in checked if role in ("system", "developer") and text]
     system = "\n".join(systems)

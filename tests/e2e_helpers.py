@@ -23,7 +23,7 @@ from stages.transport import TransportOptions
 
 T = TypeVar("T")
 AJAX = "/wp-admin/admin-ajax.php"
-#: fast but real retries: stamina still backs off, just briefly
+#: fast but real retries: the policy still backs off, just briefly
 FAST_RETRY = pipeline.RetryPolicy(attempts=3, wait_initial=0.01, wait_max=0.05, wait_jitter=0.01)
 NO_RETRY = pipeline.RetryPolicy(attempts=1)
 

@@ -119,7 +119,7 @@ def test_record_refuses_the_site_key_and_diagnose_uses_it(start_emulator: StartE
     key = "aipk_live_" + "3" * 48
     emu = start_emulator(generation="aipkit", rest_key=key, plain_permalinks=True)
     done = cli("record", "rest", "Hello", *site_args(emu), "--site-key", key, "--into", str(tmp_path / "r"))
-    assert done.returncode == 1 and "InvalidArgumentError" in done.stderr and not (tmp_path / "r").exists()
+    assert done.returncode == 2 and "does not record REST API" in done.stderr and not (tmp_path / "r").exists()
     done = cli("diagnose", *site_args(emu), "--site-key", key)
     assert done.returncode == 0, done.stdout
     assert "Echo: Hello [2 msgs: system,user]" in done.stdout and key not in done.stdout

@@ -143,7 +143,9 @@ def test_trace_shows_the_fallback_at_extract_and_the_refusal_that_follows(page_w
     parse = next(line for line in lines if line.startswith("parse"))
     assert " ERR " in parse and "NonceRejectedError" in parse
     assert lines.index(extract) < lines.index(parse)
-    assert lines[-1].startswith("failed: NonceRejectedError: WordPress rejected the nonce (HTTP 403)")
+    assert lines[-1].startswith(f"failed: NoChatBoxError: the page {page_without_chat_box}/ has no AI Power chat "
+                                "box (it holds a page that is not WordPress); the site refused the seed's fallback "
+                                "values: NonceRejectedError (HTTP 403).")
 
 
 def test_trace_json_shows_the_fallback_and_the_refusal(page_without_chat_box: str) -> None:
@@ -154,7 +156,7 @@ def test_trace_json_shows_the_fallback_and_the_refusal(page_without_chat_box: st
     assert extract["ok"] is True and extract["output"]["used_defaults"] is True
     failed = [o for o in objects if o.get("ok") is False]
     assert failed and all(o["stage"] == "parse" and o["error"]["type"] == "NonceRejectedError" for o in failed)
-    assert objects[-1]["error"]["type"] == "NonceRejectedError"
+    assert objects[-1]["error"]["type"] == "NoChatBoxError"  # what the refusal means: see test_actionable_errors
 
 
 # -- stage ----------------------------------------------------------------------------------------
@@ -280,9 +282,8 @@ def test_diagnose_a_cloudflare_site_exits_1_and_says_cloudflare(start_emulator: 
 def test_diagnose_a_page_without_chat_box_exits_1_and_says_so(page_without_chat_box: str) -> None:
     done = cli("diagnose", *site_args(page_without_chat_box))
     assert done.returncode == 1
-    assert "✗ chat box: none on this page" in done.stdout
-    assert "! fell back to the seed's default values" in done.stdout
-    assert "NonceRejectedError" in done.stdout
+    assert "✗ chat box: none this client can use; the page holds a page that is not WordPress" in done.stdout
+    assert "nothing sent" in done.stdout and "✗ message" not in done.stdout  # more: test_actionable_cli
 
 
 @pytest.mark.parametrize("generation", ["legacy", "aipkit"])

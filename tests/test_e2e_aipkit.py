@@ -18,6 +18,7 @@ from stages.errors import (
     CacheMissError,
     ChatGptEsError,
     EmbedNotAvailableError,
+    InvalidMessagesError,
     ProviderFailedError,
     SiteRefusedError,
     TokenLimitError,
@@ -268,9 +269,10 @@ def test_warning_and_other_events_do_not_disturb_the_answer(aipkit_site: Emulato
     ("message", "kind", "text"),
     [
         ("[[token-limit]]", TokenLimitError, "You have reached your token limit."),
-        ("", SiteRefusedError, "the site refused: Data to cache (message or image) cannot be empty. (HTTP 400)"),
+        # a blank message never reaches the site (it would refuse it: "Data to cache … cannot be empty")
+        ("  ", InvalidMessagesError, "messages[0] is blank: there is nothing to send"),
     ],
-    ids=["token-limit", "empty"],
+    ids=["token-limit", "blank"],
 )
 def test_site_refusals_are_typed(aipkit_site: Emulator, message: str, kind: type[ChatGptEsError],
                                  text: str) -> None:

@@ -40,13 +40,9 @@ from stages.errors import (
         (False, "[[upstream-error]]", SiteRefusedError,
          "the site refused: Incorrect API key provided. (HTTP 200): "
          "'{\"status\":\"error\",\"msg\":\"Incorrect API key provided.\"}'"),
-        (False, "", SiteRefusedError,
-         "the site refused: It appears that nothing was inputted. (HTTP 200): "
-         "'{\"status\":\"error\",\"msg\":\"It appears that nothing was inputted.\"}'"),
-        (True, "", SiteRefusedError, "the site refused: It appears that nothing was inputted. (HTTP 200): "),
+        # a blank message ("It appears that nothing was inputted.") never reaches the site: test_actionable_errors
     ],
-    ids=["token-limit-json", "token-limit-stream", "consent-json", "upstream-error-json", "empty-json",
-         "empty-stream"],
+    ids=["token-limit-json", "token-limit-stream", "consent-json", "upstream-error-json"],
 )
 def test_site_errors_are_typed_value_errors_with_status_and_excerpt(
     start_emulator: StartEmulator, stream: bool, message: str, kind: type[ResponseError], text: str

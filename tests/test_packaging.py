@@ -88,5 +88,5 @@ def test_emulate_tls_without_trustme_names_the_extra_to_install() -> None:
             "main(['emulate', '--tls', '--port', '0'])")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 1
-    assert done.stderr.strip().splitlines() == ["Error: the local site's --tls needs trustme: "
+    assert done.stderr.strip().splitlines() == ["error: the local site's --tls needs trustme: "
                                                 "pip install 'chatgpt-es[tls]'"]

@@ -19,7 +19,8 @@ roles = st.sampled_from(["user", "assistant"])
 
 def conversation_strategy() -> st.SearchStrategy[list[dict[str, Any]]]:
     earlier = st.lists(st.tuples(roles, texts), max_size=6)
-    return earlier.flatmap(lambda turns: texts.map(
+    last_message = texts.filter(lambda text: bool(text.strip()))  # a blank last message is refused (tested below)
+    return earlier.flatmap(lambda turns: last_message.map(
         lambda last: [{"role": r, "content": t} for r, t in turns] + [{"role": "user", "content": last}]))
 
 
@@ -111,3 +112,9 @@ def test_replacements_are_visible_and_minimal() -> None:
     safe, count = site_safe('say "hi"\\n <b>100%20</b>\r\nend\ttab\x07')
     assert safe == "say \u201dhi\u201d\uff3cn \uff1cb\uff1e100\uff0520\uff1c/b\uff1e\u2028end tab\u2407"
     assert count == 11
+
+
+@pytest.mark.parametrize("blank", ["", "   ", "\n\t ", [{"type": "text", "text": " "}]])
+def test_a_blank_last_message_is_refused_before_any_request(blank: Any) -> None:
+    with pytest.raises(InvalidMessagesError, match=r"messages\[1\] is blank"):
+        format_prompt([{"role": "assistant", "content": "Hi"}, {"role": "user", "content": blank}])

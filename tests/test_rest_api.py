@@ -20,6 +20,7 @@ from chatgpt_es.runtime.logs import configure_logging
 from stages.errors import (
     ChatGptEsError,
     InvalidArgumentError,
+    InvalidMessagesError,
     RestApiDisabledError,
     RestBotUnknownError,
     RestMessagesRejectedError,
@@ -116,11 +117,14 @@ def test_each_refusal_is_typed_and_not_retried(start_emulator: StartEmulator, co
     assert emu.counters.snapshot()["post"] == 1  # no retry of a refusal
 
 
-def test_a_blank_last_message_is_the_plugins_400_with_its_code(start_emulator: StartEmulator) -> None:
+def test_a_blank_last_message_never_reaches_the_rest_api(start_emulator: StartEmulator) -> None:
+    """The plugin would answer 400 ``rest_aipkit_invalid_last_message`` (a RestMessagesRejectedError, pinned by
+    the fixture cases rest-*): the client says so itself, before any request."""
     emu = rest_site(start_emulator)
     caught = failure(emu, [{"role": "user", "content": "   "}], api_key=KEY)
-    assert isinstance(caught, RestMessagesRejectedError)
-    assert caught.code == "rest_aipkit_invalid_last_message" and "user" in str(caught)
+    assert isinstance(caught, InvalidMessagesError) and not isinstance(caught, RestMessagesRejectedError)
+    assert "blank" in str(caught)
+    assert emu.counters.snapshot()["post"] == 0
 
 
 def test_a_malformed_key_is_refused_before_any_request(start_emulator: StartEmulator) -> None:
@@ -180,4 +184,4 @@ def test_the_provider_chat_takes_the_key_too(start_emulator: StartEmulator) -> N
             await provider_for(emu).aclose()
 
     assert run(body()) == ["Echo: one [2 msgs: system,user]", "Echo: two [4 msgs: system,user,assistant,user]"]
-    assert repr(KEY) not in repr(pipeline.Site(url="u", api_key=KEY))
+    assert repr(KEY) not in repr(pipeline.Site(url="http://u.example/", api_key=KEY))

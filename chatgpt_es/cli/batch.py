@@ -30,6 +30,7 @@ from pipeline import ask
 
 from .batch_files import BatchItem, BatchResult, Id, IdIndex, now_iso, read_items, scan_output
 from .common import make_site, run_async, site_options
+from .types import Count, Seconds, WritableFile
 
 __all__ = ["BatchItem", "BatchResult", "BatchSummary", "ItemRunner", "RateLimiter", "batch", "read_items", "run_batch",
            "run_item", "scan_output"]
@@ -180,14 +181,14 @@ def _progress(stack: contextlib.ExitStack, path: str) -> tuple[Callable[[BatchRe
 
 
 @click.command()
-@click.argument("input_path", metavar="INPUT.jsonl", type=click.Path(exists=True, dir_okay=False))
-@click.argument("output_path", metavar="OUTPUT.jsonl", type=click.Path(dir_okay=False))
-@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(min=1),
+@click.argument("input_path", metavar="INPUT.jsonl", type=click.Path(exists=True, dir_okay=False, readable=True))
+@click.argument("output_path", metavar="OUTPUT.jsonl", type=WritableFile())
+@click.option("--concurrency", default=4, show_default=True, type=Count(1, "at least one conversation at a time"),
               help="Conversations under way at once.")
-@click.option("--rate", default=None, type=click.FloatRange(min=0, min_open=True),
+@click.option("--rate", default=None, type=Seconds(unit="messages per second"),
               help="At most this many message starts per second (starts at least 1/RATE s apart).")
 @site_options
-def batch(input_path: str, output_path: str, concurrency: int, rate: float | None, **options: Any) -> None:
+def batch(input_path: str, output_path: Path, concurrency: int, rate: float | None, **options: Any) -> None:
     """Send every item of INPUT.jsonl; append one result line per item to OUTPUT.jsonl.
 
     INPUT lines: {"id": ..., "message": "..."} or {"id": ..., "messages": [{"role", "content"}, ...]}.

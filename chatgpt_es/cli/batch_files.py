@@ -122,6 +122,9 @@ def _parse(data: Any, line: int, seen: IdIndex) -> BatchItem | BatchResult:
     return BatchItem(key, line, messages)
 
 
+BOM = b"\xef\xbb\xbf"
+
+
 def read_items(source: str | Path | Iterable[Any]) -> Iterator[BatchItem | BatchResult]:
     """Items one at a time from a JSONL file (blank lines skipped) or from an iterable of dicts (line = its
     1-based position); a bad one is already its error result."""
@@ -132,6 +135,7 @@ def read_items(source: str | Path | Iterable[Any]) -> Iterator[BatchItem | Batch
             return
         with open(source, "rb") as lines:
             for number, raw in enumerate(lines, start=1):
+                raw = raw.removeprefix(BOM) if number == 1 else raw  # files saved by Windows editors start so
                 if raw.strip():
                     yield _parse(_decode(raw, number), number, seen)
 
@@ -142,7 +146,8 @@ def scan_output(path: str | Path, last: IdIndex) -> bool:
     torn = False
     if Path(path).exists():
         with open(path, "rb") as lines:
-            for raw in lines:
+            for number, raw in enumerate(lines, start=1):
+                raw = raw.removeprefix(BOM) if number == 1 else raw
                 torn = not raw.endswith(b"\n")
                 try:
                     data = json.loads(raw)

@@ -12,13 +12,14 @@ from typing import Any
 import attrs
 import click
 
-from chatgpt_es.runtime.trace import Trace
+from chatgpt_es.runtime.trace import Trace, summarize
 from pipeline import ask
 from stages.errors import ChatGptEsError
 from stages.fetch import decode_page, fetch_page
 from stages.models import AnswerHead, ChatBox, Extracted, Protocol
 from stages.payload import build_payload, new_conversation, new_stamp
 from stages.prompt import format_prompt
+from stages.redact import redact_headers
 
 from .choices import extract_for_bot
 from .common import make_site, run_async, site_options
@@ -26,6 +27,7 @@ from .diagnose import diagnose_site
 from .record import record_case
 from .regress import LOCAL_FIXTURES, compare, find_cases, parse_bytes
 from .render import render_json, render_lines, stage_json
+from .types import WritableFolder
 
 CASE_NAME = re.compile(r"[A-Za-z0-9._-]+")
 
@@ -114,7 +116,7 @@ def stage_extract(page: str, bot: str | None) -> None:
 @stage.command("parse")
 @click.argument("answer")
 @click.option("--content-type", default=None, help="Default: guessed from the bytes (event stream or JSON).")
-@click.option("--status", default=200, show_default=True)
+@click.option("--status", default=200, show_default=True, type=click.IntRange(100, 599))
 @click.option("--protocol", type=click.Choice(["legacy", "aipkit"]), default="legacy", show_default=True)
 @click.option("--purpose", type=click.Choice(["message", "cache", "stream", "nonce"]), default=None)
 @click.option("--retry-after", default=None, help="A Retry-After header value.")
@@ -128,7 +130,7 @@ def stage_parse(answer: str, content_type: str | None, status: int, protocol: st
     headers = [("content-type", content_type)] + ([("retry-after", retry_after)] if retry_after else [])
     if purpose is None:
         purpose = ("stream" if "event-stream" in content_type else "cache") if protocol == "aipkit" else "message"
-    result = parse_bytes(protocol, purpose, AnswerHead("", status, tuple(headers)), [data])
+    result = parse_bytes(protocol, purpose, AnswerHead("", status, tuple(headers)), [data], with_message=True)
     click.echo(json.dumps(result, ensure_ascii=False, indent=2))
     sys.exit(1 if result["error"] else 0)
 
@@ -179,7 +181,9 @@ def stage_fetch(**options: Any) -> None:
     async def run() -> int:
         async with client:
             page = await fetch_page(client.session, site.url, client.settings.transport)
-        click.echo(stage_json(page))
+        facts = summarize(page)
+        facts["headers"] = [[name, value] for name, value in redact_headers(page.headers)]
+        click.echo(json.dumps(facts, ensure_ascii=False, indent=2, default=str))
         return 0
 
     run_async(run())
@@ -227,7 +231,7 @@ def _case_name(_ctx: click.Context, _param: click.Parameter, name: str) -> str:
 @click.command()
 @click.argument("name", callback=_case_name)
 @click.argument("message")
-@click.option("--into", default=None, type=click.Path(file_okay=False, path_type=Path),
+@click.option("--into", default=None, type=WritableFolder(),
               help="Save the case in this folder (default: ./fixtures/recorded/NAME).")
 @site_options
 def record(name: str, message: str, into: Path | None, **options: Any) -> None:

@@ -17,6 +17,7 @@ from stages.errors import (
     UnknownActionError,
 )
 from stages.fetch import fetch_page
+from stages.pagefacts import describe_page, lacks_chat_box
 
 from .render import render_lines
 
@@ -52,15 +53,18 @@ async def diagnose_site(client: Client, site: Site, message: str) -> tuple[list[
         return findings, False
     findings.append(f"✓ page: HTTP {page.status}, {len(page.text)} chars, {page.content_type}")
     box = extract_page(page)  # with the REST root the page advertises (for --site-key)
-    if box.protocol == "unknown":
-        findings.append("✗ chat box: none on this page (neither the legacy wpaicg container nor AIPKit's).")
-        findings.append("  → Is this the page that shows the chat? Open it in a browser, find the chat, use that URL.")
-    else:
-        findings.append(f"✓ chat box: {box.protocol} <{box.markup}>, {box.containers} on the page")
+    if lacks_chat_box(box) and not site.api_key:
+        # stop here: the seed's fallback values would only be refused, and each try may cost the site owner
+        facts = describe_page(page, box)
+        findings.append(f"✗ chat box: none this client can use; the page holds {facts.held}")
+        findings.append(f"  nonce {box.nonce.value} by rule {box.nonce.rule}: not the chat box's (nothing sent)")
+        findings.append(f"  → {facts.advice}")
+        return findings, False
+    findings.append(f"✓ chat box: {box.protocol} <{box.markup}>, {box.containers} on the page")
     findings.append(f"  nonce {box.nonce.value} by rule {box.nonce.rule}; post_id {box.post_id.value} "
                     f"by rule {box.post_id.rule}; endpoint {site.endpoint_for(box)}")
     if box.used_defaults:
-        findings.append("  ! fell back to the seed's default values: the site will refuse them.")
+        findings.append("  ! the post id fell back to the seed's default value: the site may refuse it.")
     trace = Trace()
     client.remember(site, box)
     try:

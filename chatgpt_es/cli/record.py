@@ -10,6 +10,8 @@ expectations, so the case stays self-consistent.
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +19,11 @@ import attrs
 
 from chatgpt_es.runtime.client import Client, Site
 from stages.boxes import choose_box
-from stages.errors import ChatGptEsError, InvalidArgumentError
+from stages.errors import ChatGptEsError, InvalidArgumentError, NoChatBoxError
 from stages.extract import extract_chatbox
 from stages.fetch import fetch_page
-from stages.models import FollowUp, HttpRequest
+from stages.models import ChatBox, FollowUp, HttpRequest, Page, Prompt
+from stages.pagefacts import describe_page, lacks_chat_box
 from stages.payload import build_payload, new_conversation, new_stamp, protocol_for
 from stages.prompt import format_prompt
 from stages.redact import redact_headers, redact_url
@@ -38,13 +41,38 @@ def _headers(headers: tuple[tuple[str, str], ...]) -> dict[str, str]:
 
 
 async def record_case(client: Client, site: Site, message: str, target: Path) -> Path:
+    """Record into a staging folder; only a case that replays is moved into ``target``.
+
+    A page without a chat box is refused before any message is sent: its case could not replay (the
+    fallback values are refused) and would teach regress nothing.
+    """
     transport = client.settings.transport
     if site.api_key:  # a case holds every request it replays; the site key must never be in one
         raise InvalidArgumentError("record does not record REST API exchanges: the site key would be in the case")
     messages = [{"role": "user", "content": message}]
     prompt = format_prompt(messages, site.system_prompt)
     page = await fetch_page(client.session, site.url, transport)
-    box = choose_box(extract_chatbox(page.text), site.bot_id)
+    box = extract_chatbox(page.text)
+    if lacks_chat_box(box):
+        facts = describe_page(page, box)
+        raise NoChatBoxError(f"not recording: the page {redact_url(site.url)} has no AI Power chat box (it holds "
+                             f"{facts.held}), so a case made from it could not replay. {facts.advice}",
+                             page=site.url, held=facts.held, advice=facts.advice)
+    box = choose_box(box, site.bot_id)
+    staging = Path(tempfile.mkdtemp(prefix="chatgpt-es-record-"))
+    try:
+        await _record_into(client, site, messages, prompt, page, box, staging, message)
+        target.mkdir(parents=True, exist_ok=True)
+        for path in sorted(staging.iterdir()):
+            shutil.move(path, target / path.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+async def _record_into(client: Client, site: Site, messages: list[dict[str, str]], prompt: Prompt, page: Page,
+                       box: ChatBox, target: Path, message: str) -> Path:
+    transport = client.settings.transport
     nonce = box.nonce.value
     conversation = new_conversation()
     stamp = new_stamp()
@@ -96,8 +124,8 @@ async def record_case(client: Client, site: Site, message: str, target: Path) ->
     _dump(target / "expected.json", expected)
     problems = compare(target)
     if problems:
-        raise ChatGptEsError("the recorded case does not replay at stage(s) "
-                             + ", ".join(p.stage for p in problems) + f"; see {target}")
+        raise ChatGptEsError("not saved: the recorded case does not replay at stage(s) "
+                             + ", ".join(p.stage for p in problems))
     return target
 
 

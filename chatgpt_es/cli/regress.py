@@ -61,8 +61,10 @@ def box_facts(box: ChatBox) -> dict[str, Any]:
     }
 
 
-def parse_bytes(protocol: str, purpose: str, head: AnswerHead, chunks: Iterator[bytes] | list[bytes]) -> dict[str, Any]:
-    """Run the parse stage over saved bytes; what it yielded and how it ended."""
+def parse_bytes(protocol: str, purpose: str, head: AnswerHead, chunks: Iterator[bytes] | list[bytes], *,
+                with_message: bool = False) -> dict[str, Any]:
+    """Run the parse stage over saved bytes; what it yielded and how it ended (``with_message``: the error's
+    text too, for people; fixtures' expectations keep only its type)."""
     state = start_parse(PROTOCOLS[protocol], purpose, head)
     texts: list[str] = []
     follow_up: str | None = None
@@ -78,6 +80,8 @@ def parse_bytes(protocol: str, purpose: str, head: AnswerHead, chunks: Iterator[
     error = state.failure
     if error is not None:
         result["error"] = type(error).__name__
+        if with_message:
+            result["message"] = str(error)
         if isinstance(error, StreamInterruptedError):
             result["partial_text"] = error.partial_text or "".join(texts)
         retry_after = getattr(error, "retry_after", None)

@@ -19,6 +19,7 @@ from pipeline import ask
 from stages.errors import ChatGptEsError
 
 from .common import run_async
+from .types import Count, Probability, Seconds
 
 
 @attrs.frozen
@@ -97,13 +98,13 @@ async def soak(config: EmulatorConfig, *, messages: int, concurrency: int, setti
 
 
 @click.command("soak")
-@click.option("--messages", default=300, show_default=True)
-@click.option("--concurrency", default=16, show_default=True)
-@click.option("--fault-rate", default=0.1, show_default=True)
+@click.option("--messages", default=300, show_default=True, type=Count(1, "a soak needs messages"))
+@click.option("--concurrency", default=16, show_default=True, type=Count(1, "at least one message at a time"))
+@click.option("--fault-rate", default=0.1, show_default=True, type=Probability())
 @click.option("--fault-seed", default=1, show_default=True)
 @click.option("--aipkit", is_flag=True, help="Soak the AIPKit protocol instead of the legacy one.")
 @click.option("--stream", is_flag=True, help="Legacy: streamed answers.")
-@click.option("--timeout", default=30.0, show_default=True, help="Deadline per message, seconds.")
+@click.option("--timeout", default=30.0, show_default=True, type=Seconds(), help="Deadline per message, seconds.")
 def soak_command(messages: int, concurrency: int, fault_rate: float, fault_seed: int, aipkit: bool, stream: bool,
                  timeout: float) -> None:
     """Soak the pipeline against a local site that injects faults; print the figures."""

@@ -120,6 +120,11 @@ def handle_stream(emu: Emulator, req: AjaxRequest, nonce_fault: bool) -> SseRepl
     if entry.images:  # what the upstream got besides the text (the model "sees" them)
         answer += f" [images: {', '.join(image.type for image in entry.images)}]"
     deltas = [SseEvent(sse_event(_data({"delta": piece})), content=True) for piece in split_pieces(answer)]
+    if "[[model-down]]" in message:  # as the legacy plugin does with its model down: the stream ends empty
+        return SseReply(AIPKIT_SSE_HEADERS, (PREAMBLE,), "model_down")
+    if "[[nonce-after-text]]" in message:  # text, then a nonce refusal (no message_start): must not be resent
+        events = [PREAMBLE, *deltas[:2], _error_event("Security check failed. Please refresh the page.", now)]
+        return SseReply(AIPKIT_SSE_HEADERS, tuple(events), "nonce_after_text")
     if "[[provider-fail]]" in message:
         events += [*deltas[:2], _error_event(PROVIDER_ERROR, now)]
         return SseReply(AIPKIT_SSE_HEADERS, tuple(events), "provider_fail")

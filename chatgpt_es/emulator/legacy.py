@@ -142,6 +142,9 @@ def handle_legacy(emu: Emulator, req: AjaxRequest, *, nonce_fault: bool = False)
         if stream:
             return SseReply(LEGACY_SSE_HEADERS, (SseEvent(sse_event("[LIMITED]")),), "token_limit")
         return json_reply({"msg": TOKEN_LIMIT, "tokenLimitReached": True}, "token_limit")
+    if "[[model-down]]" in message and stream:
+        # measured on the real 1.9.11 plugin with its model down: 200 text/event-stream, an empty body
+        return SseReply(LEGACY_SSE_HEADERS, (), "model_down")
     if "[[upstream-error]]" in message:
         if not stream:
             return json_reply({"status": "error", "msg": UPSTREAM_ERROR}, "upstream_error")

@@ -23,29 +23,33 @@ import attrs
 
 from stages import checks
 from stages.boxes import extract_page
-from stages.errors import AnswerFormatError
+from stages.errors import AnswerFormatError, EventLoopError
 from stages.fetch import fetch_page
 from stages.models import ChatBox, Conversation, HttpRequest, NewNonce
+from stages.pagefacts import PageFacts, describe_page, lacks_chat_box
 from stages.parse import parse_answer
 from stages.payload import PROTOCOLS, new_stamp
+from stages.redact import redact_url
 from stages.send import send_request
 from stages.transport import TransportOptions, open_session
 
+from .logs import get_logger
 from .trace import Trace
 
 if TYPE_CHECKING:
     from curl_cffi.requests import AsyncSession, Response
 
 DEFAULT_TOKEN_TTL = 6 * 3600.0
+log = get_logger()
 
 
 @attrs.frozen
 class Site:
     """Where to talk: the chat page, and the AJAX endpoint when it is fixed."""
 
-    url: str
+    url: str = attrs.field(validator=checks.url_field)
     #: an explicitly chosen endpoint; None = the page's own (``wpaicgParams.ajax_url`` / data-config ``ajaxUrl``)
-    api_endpoint: str | None = None
+    api_endpoint: str | None = attrs.field(default=None, validator=checks.url_field)
     system_prompt: str = ""
     #: the bot to talk to (None: the page's first chat box)
     bot_id: str | None = None
@@ -64,7 +68,7 @@ class Site:
 
 @attrs.frozen
 class RetryPolicy:
-    """Retries of transient failures (stamina: exponential backoff with jitter)."""
+    """Retries of transient failures (exponential backoff with jitter; ``attempts`` counts every send)."""
 
     attempts: int = attrs.field(default=4, validator=checks.count)
     timeout: float = attrs.field(default=60.0, validator=checks.seconds)
@@ -98,17 +102,32 @@ class Client:
         self._session: AsyncSession[Response] | None = None
         self._boxes: dict[str, CachedBox] = {}
         self._inflight: dict[str, asyncio.Future[ChatBox]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        #: what a page without a chat box held instead, by site URL (for the error when the fallback is refused)
+        self.page_facts: dict[str, PageFacts] = {}
         #: conversations held for ``create_async_generator``, by (site URL, digest of the turns so far)
         self.held: OrderedDict[tuple[str, str], Conversation] = OrderedDict()
 
     @property
     def session(self) -> AsyncSession[Response]:
+        self._check_loop()
         if self._session is None:
             self._session = open_session(self.settings.transport)
         return self._session
 
+    def _check_loop(self) -> None:
+        """One client per event loop: its session, fetches under way and caches' futures live in one loop."""
+        loop = asyncio.get_running_loop()
+        if self._loop is None or (self._session is None and not self._inflight):
+            self._loop = loop
+        elif self._loop is not loop:
+            raise EventLoopError(
+                "this Client was opened in another event loop (e.g. an earlier asyncio.run): make one Client per "
+                "event loop, or `await client.aclose()` (or `async with Client(...)`) before using it in a new one")
+
     async def aclose(self) -> None:
         if self._session is not None:
+            self._check_loop()
             session, self._session = self._session, None
             await session.close()
 
@@ -122,6 +141,7 @@ class Client:
 
     async def chat_box(self, site: Site, trace: Trace) -> ChatBox:
         """The site's chat box: from the cache, from a fetch under way, or fetched now."""
+        self._check_loop()
         cached = self._boxes.get(site.url)
         if cached is not None and cached.expires > time.monotonic():
             trace.note("fetch", {"url": site.url, "cached": True}, "page tokens from the cache")
@@ -176,7 +196,14 @@ class Client:
 
     async def _fetch(self, site: Site, trace: Trace) -> ChatBox:
         page = await trace.astep("fetch", fetch_page, self.session, site.url, self.settings.transport)
-        return trace.step("extract", extract_page, page)
+        box = trace.step("extract", extract_page, page)
+        if lacks_chat_box(box) and not site.api_key:  # the REST API needs no chat box
+            self.page_facts[site.url] = facts = describe_page(page, box)
+            log.warning("no_chat_box", page=redact_url(site.url), held=facts.held,
+                        detail="trying the seed's fallback values; the site will most likely refuse them")
+        else:
+            self.page_facts.pop(site.url, None)
+        return box
 
     async def _ask_nonce(self, site: Site, rejected: ChatBox, refresh: Callable[[ChatBox, str], HttpRequest],
                          trace: Trace) -> ChatBox:

@@ -21,6 +21,10 @@ def settings_from(proxy: str | None, options: dict[str, Any]) -> Settings:
     unknown = sorted(set(options) - CLIENT_OPTIONS)
     if unknown:
         raise InvalidArgumentError(f"unknown client options {unknown}; known: {sorted(CLIENT_OPTIONS)}")
+    retries = options.get("retries", 1)
+    if not isinstance(retries, bool) and isinstance(retries, int) and retries < 1:
+        raise InvalidArgumentError("bad client option: retries counts attempts (1 sends once, no retry), "
+                                   f"so it must be >= 1, not {retries}")
     default = Settings()
     try:
         transport = TransportOptions(proxy=proxy, **{k: v for k, v in options.items() if k in TRANSPORT_FIELDS})

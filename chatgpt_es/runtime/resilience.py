@@ -1,45 +1,97 @@
 """Retries and deadlines around the stages.
 
-Retries (stamina: exponential backoff with jitter, bounded attempts and
-time) are for transient failures only, and never once text has reached the
-caller: repeating the message would repeat text.  A 429's ``Retry-After`` is
-the wait.  Deadlines bound each await of a message, so nothing hangs.
+Retries (exponential backoff with jitter, bounded attempts and time) are
+for transient failures only, and never once text has reached the caller:
+repeating the message would repeat text.  A 429's ``Retry-After`` is the
+wait.  Deadlines bound each await of a message, so nothing hangs.  The
+README's "Errors and retries" table is this policy, error by error.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from stages.errors import ChatGptEsError, DeadlineExceededError, RateLimitedError
 
 from .client import RetryPolicy
 from .logs import get_logger
+from .trace import Trace
 
 T = TypeVar("T")
 log = get_logger()
 
-def retry_args(policy: RetryPolicy, attempts: int | None = None) -> dict[str, Any]:
-    """stamina's arguments for the policy (``attempts`` overrides the policy's count)."""
-    return {"attempts": policy.attempts if attempts is None else attempts, "timeout": policy.timeout,
-            "wait_initial": policy.wait_initial, "wait_max": policy.wait_max, "wait_jitter": policy.wait_jitter}
+class Retries:
+    """The retry policy of one message: after a failed send, whether to send again and after what wait.
+
+    Sends again only what can succeed on a second try (``error.transient``), never once text reached the
+    caller (it would repeat), never more often than the policy's attempts or the error's own ``max_sends``,
+    and never past the message's deadline or the policy's retry time.  Logs ``retry`` only when it will
+    send again, numbered ``attempt`` of ``attempts``; ``giving_up`` says why a transient error was final.
+    """
+
+    def __init__(self, policy: RetryPolicy, deadline: float | None) -> None:
+        self.policy = policy
+        self.deadline = deadline
+        self.started = asyncio.get_running_loop().time()
+
+    def wait_after(self, error: BaseException, attempt: int, delivered: bool) -> float | None:
+        """Seconds to wait before attempt ``attempt + 1``; None: ``error`` is final."""
+        if not isinstance(error, ChatGptEsError) or not error.transient:
+            return None
+        name = type(error).__name__
+        if delivered:
+            log.info("giving_up", error=name, attempts=attempt, reason="text already reached the caller")
+            return None
+        limit = min(self.policy.attempts, error.max_sends or self.policy.attempts)
+        if attempt >= limit:
+            if limit > 1:
+                log.info("giving_up", error=name, attempts=attempt, reason=f"{limit} attempts made")
+            return None
+        wait = error.retry_after if isinstance(error, RateLimitedError) and error.retry_after is not None \
+            else self.backoff(attempt)
+        now = asyncio.get_running_loop().time()
+        if self.deadline is not None and now + wait >= self.deadline:
+            log.info("giving_up", error=name, attempts=attempt, reason="the wait would cross the deadline")
+            return None
+        if now + wait - self.started > self.policy.timeout:
+            log.info("giving_up", error=name, attempts=attempt, reason="the retry time is spent")
+            return None
+        log.info("retry", attempt=attempt + 1, attempts=limit, error=name, detail=str(error)[:200],
+                 wait=round(wait, 3))
+        return wait
+
+    def backoff(self, attempt: int) -> float:
+        """Exponential backoff with jitter, as stamina computes it."""
+        policy = self.policy
+        return min(policy.wait_max, policy.wait_initial * 2.0 ** (attempt - 1) + random.uniform(0, policy.wait_jitter))
 
 
-def retry_hook(delivered: list[str], deadline: float | None) -> Any:
-    """Retry transient failures only; never once text has reached the caller (it would repeat), and never
-    past the message's deadline (a wait that would cross it ends the retries instead)."""
-
-    def hook(error: Exception) -> bool | float:
-        if delivered or not isinstance(error, ChatGptEsError) or not error.transient:
-            return False
-        wait = error.retry_after if isinstance(error, RateLimitedError) else None
-        if deadline is not None and asyncio.get_running_loop().time() + (wait or 0.0) >= deadline:
-            return False
-        log.info("retry", error=type(error).__name__, detail=str(error)[:200], retry_after=wait)
-        return True if wait is None else wait
-
-    return hook
+async def retrying(attempt: Callable[[list[str]], AsyncIterator[str]], policy: RetryPolicy, deadline: float | None,
+                   trace: Trace) -> AsyncIterator[str]:
+    """The text of ``attempt(delivered)``, run again as :class:`Retries` decides; ``delivered`` is the text the
+    caller already has.  An error after any text carries that text as ``partial_text``."""
+    delivered: list[str] = []
+    retries: Retries | None = None  # made on the first failure: most messages need no retry machinery at all
+    number = 1
+    while True:
+        try:
+            async for text in attempt(delivered):
+                delivered.append(text)
+                yield text
+            return
+        except ChatGptEsError as error:
+            if delivered and not error.partial_text:
+                error.partial_text = "".join(delivered)
+            retries = retries or Retries(policy, deadline)
+            wait = retries.wait_after(error, number, bool(delivered))
+            if wait is None:
+                raise
+        await bounded(deadline, asyncio.sleep(wait))
+        number += 1
+        trace.note("retry", {"attempt": number}, "a transient failure before any text")
 
 
 def deadline_in(seconds: float | None) -> float | None:
