@@ -79,15 +79,15 @@ def received_by_model(generation: Generation, turns: Sequence[tuple[str, str]],
 
 # -- the model down ------------------------------------------------------------------------------------
 
-#: How often the 1.9.11 STREAMING site asks its model for one caller message while the model is down, today:
-#: the site answers ``200 text/event-stream`` with an empty body, the client takes that for a transient
-#: interruption and retries with its default 4 attempts. A later issue brings this down to at most 2.
-STREAM_ATTEMPTS_WHEN_MODEL_DOWN = 4
+#: How often the 1.9.11 STREAMING site asks its model for one caller message while the model is down: the site
+#: answers ``200 text/event-stream`` with an empty body, which the client reads as ModelFailedError and sends
+#: once more (a dropped connection looks the same), never more: each send may cost the site owner a model call.
+STREAM_ATTEMPTS_WHEN_MODEL_DOWN = 2
 
 #: page -> (typed error, how many times the site asked its model) for one message while the model is down
 MODEL_DOWN: dict[str, tuple[str, int]] = {
     "1.9.11 JSON": ("SiteRefusedError", 1),  # {"status":"error","msg":"cURL error 7: …"}: not retried
-    "1.9.11 stream": ("StreamInterruptedError", STREAM_ATTEMPTS_WHEN_MODEL_DOWN),
+    "1.9.11 stream": ("ModelFailedError", STREAM_ATTEMPTS_WHEN_MODEL_DOWN),
     "1.9.11 custom bot": ("SiteRefusedError", 1),
     "1.9.11 widget": ("SiteRefusedError", 1),
     "2.4.71 inline": ("ProviderFailedError", 1),  # an SSE error event naming the connection error
@@ -96,11 +96,12 @@ MODEL_DOWN: dict[str, tuple[str, int]] = {
 
 # -- pages without a chat box ------------------------------------------------------------------------------
 
-#: /plain/ page -> what one message gets today. 1.9.11 pages still carry a wpaicg nonce in their scripts: the
-#: seed's regex finds it, post_id falls back to 106, and the plugin answers. 2.4.71 has none: the seed's fixed
-#: nonce goes out with the legacy action, which WordPress does not know there.
+#: /plain/ page -> what one message gets. 1.9.11 pages still carry a wpaicg nonce in their scripts: the seed's
+#: regex finds it, post_id falls back to 106, and the plugin answers (with a ``no_chat_box`` warning logged).
+#: 2.4.71 has none: the seed's fixed nonce goes out with the legacy action, WordPress answers ``400 0``, and
+#: the client says what that means: NoChatBoxError.
 PLAIN_PAGES: dict[str, str] = {
     "http://127.0.0.1:8081/plain/": "answer",
     "http://127.0.0.1:8083/plain/": "answer",
-    "http://127.0.0.1:8082/plain/": "UnknownActionError",
+    "http://127.0.0.1:8082/plain/": "NoChatBoxError",
 }
