@@ -148,7 +148,7 @@ async def exchange(client: Client, site: Site, box: ChatBox, prompt: Prompt, con
                    trace: Trace, deadline: float | None = None) -> AsyncIterator[str]:
     """Payload → send → parse, as often as the protocol asks (AIPKit: twice)."""
     protocol = protocol_for(box)
-    endpoint = site.endpoint_for(box)
+    endpoint = client.endpoint(site, box, trace)  # the endpoint policy (stages.endpoint), in the trace
     settings = client.settings.transport
     request: HttpRequest | None = trace.step(                                         # Подготовка данных
         "payload", build_payload, prompt, box, conversation, endpoint, new_stamp(), site.url)

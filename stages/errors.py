@@ -139,3 +139,32 @@ class ProviderFailedError(StreamInterruptedError):
 
 class TooLargeError(ResponseError):
     """A page or answer exceeded the configured size limit."""
+
+
+# -- issue 11: hostile and broken sites ------------------------------------------------
+
+
+class TlsVerificationError(TransportError):
+    """The site's TLS certificate could not be verified (wrong host, unknown CA, expired, bad CA file)."""
+
+    transient = False
+
+
+class TooManyRedirectsError(TransportError):
+    """The site redirected more often than a browser would follow."""
+
+    transient = False
+
+
+class InvalidUrlError(InvalidArgumentError):
+    """A URL with a scheme other than http/https, no host, or a bad port (also curl's malformed-URL errors)."""
+
+
+class EndpointRefusedError(ChatGptEsError, ValueError):
+    """The page named an endpoint the endpoint policy refuses (see :mod:`stages.endpoint`)."""
+
+    def __init__(self, endpoint: str, rule: str, reason: str) -> None:
+        self.endpoint = endpoint
+        self.rule = rule
+        self.reason = reason
+        super().__init__(f"refused endpoint {endpoint!r} ({rule}): {reason}")

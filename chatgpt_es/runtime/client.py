@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import urllib.parse
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from stages import checks
+from stages.endpoint import EndpointDecision, checked_endpoint, decide_endpoint
 from stages.errors import AnswerFormatError
 from stages.extract import extract_chatbox
 from stages.fetch import fetch_page
@@ -48,12 +48,17 @@ class Site:
     api_endpoint: str | None = None
     system_prompt: str = ""
 
-    def endpoint_for(self, box: ChatBox) -> str:
+    def endpoint_decision(self, box: ChatBox, page_url: str | None = None,
+                          allowed_hosts: tuple[str, ...] = ()) -> EndpointDecision:
+        """Where messages go, and why (:mod:`stages.endpoint`): resolved against the page's final URL."""
         if self.api_endpoint:
-            return self.api_endpoint
-        if box.ajax_url:
-            return urllib.parse.urljoin(self.url, box.ajax_url)  # "relative URL" plugins print a path
-        return urllib.parse.urljoin(self.url.rstrip("/") + "/", "/wp-admin/admin-ajax.php")
+            return decide_endpoint(self.url, self.api_endpoint, explicit=True)
+        # "relative URL" plugins print a path; no ajax_url at all: WordPress's own endpoint
+        return decide_endpoint(page_url or self.url, box.ajax_url or None, allowed_hosts=allowed_hosts)
+
+    def endpoint_for(self, box: ChatBox, page_url: str | None = None, allowed_hosts: tuple[str, ...] = ()) -> str:
+        """The endpoint the policy allows, or :class:`~stages.errors.EndpointRefusedError`."""
+        return checked_endpoint(self.endpoint_decision(box, page_url, allowed_hosts))
 
 
 @attrs.frozen
@@ -92,6 +97,8 @@ class Client:
         self._session: AsyncSession[Response] | None = None
         self._boxes: dict[str, CachedBox] = {}
         self._inflight: dict[str, asyncio.Future[ChatBox]] = {}
+        #: each site's page URL after its redirects: relative endpoints resolve against it, as in a browser
+        self._page_urls: dict[str, str] = {}
         #: conversations held for ``create_async_generator``, by (site URL, digest of the turns so far)
         self.held: OrderedDict[tuple[str, str], Conversation] = OrderedDict()
 
@@ -170,13 +177,20 @@ class Client:
 
     async def _fetch(self, site: Site, trace: Trace) -> ChatBox:
         page = await trace.astep("fetch", fetch_page, self.session, site.url, self.settings.transport)
+        self._page_urls[site.url] = page.url
         return trace.step("extract", extract_chatbox, page.text)
+
+    def endpoint(self, site: Site, box: ChatBox, trace: Trace) -> str:
+        """The endpoint for ``box``'s messages, the policy's decision kept in the trace."""
+        decision = trace.step("endpoint", site.endpoint_decision, box, self._page_urls.get(site.url),
+                              self.settings.transport.allow_endpoint_hosts)
+        return checked_endpoint(decision)
 
     async def _ask_nonce(self, site: Site, rejected: ChatBox, refresh: Callable[[ChatBox, str], HttpRequest],
                          trace: Trace) -> ChatBox:
         """AIPKit: ask the nonce endpoint, as the site's own script does after a nonce failure."""
         protocol = PROTOCOLS[rejected.protocol]
-        request = trace.step("payload", refresh, rejected, site.endpoint_for(rejected))
+        request = trace.step("payload", refresh, rejected, self.endpoint(site, rejected, trace))
         answer = await trace.astep("send", send_request, self.session, request, site.url,
                                    self.settings.transport, new_stamp())
         nonce = ""
