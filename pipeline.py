@@ -18,6 +18,7 @@ import asyncio
 import hashlib
 import json
 import weakref
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
@@ -95,6 +96,8 @@ __all__ = [
 ]
 
 log = get_logger()
+#: shared clients (each with its own session) kept per event loop; the least recently used one is closed
+MAX_SHARED_CLIENTS = 8
 
 
 async def ask(client: Client, site: Site, messages: Any, *, conversation: Conversation | None = None,
@@ -238,7 +241,7 @@ class ChatGptEs:
         "otherwise. User input:"
     )
 
-    _clients: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, Client]]] = (
+    _clients: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, OrderedDict[Any, Client]]] = (
         weakref.WeakKeyDictionary()
     )
 
@@ -269,10 +272,13 @@ class ChatGptEs:
         :class:`~stages.transport.TransportOptions` field (``verify``, ``impersonate``,
         ``connect_timeout``, ``read_timeout``, …).
         """
-        clients = cls._clients.setdefault(asyncio.get_running_loop(), {})
+        clients = cls._clients.setdefault(asyncio.get_running_loop(), OrderedDict())
         key = (proxy, tuple(sorted((name, repr(value)) for name, value in options.items())))
         if key not in clients:
             clients[key] = Client(settings_from(proxy, options))
+        clients.move_to_end(key)
+        while len(clients) > MAX_SHARED_CLIENTS:  # varying options or a rotating proxy: a few sessions, not one each
+            clients.popitem(last=False)[1].retire()
         return clients[key]
 
     @classmethod
@@ -315,8 +321,9 @@ class ChatGptEs:
         conversation = client.take((site.url, _digest(turns[:-1]))) if len(turns) > 1 else None
         conversation = conversation or new_conversation()
         answer: list[str] = []
-        async for text in ask(client, site, messages, conversation=conversation, trace=trace):
-            answer.append(text)
-            yield text
+        async with client.in_use():  # a retired client closes its session when its last message ends
+            async for text in ask(client, site, messages, conversation=conversation, trace=trace):
+                answer.append(text)
+                yield text
         turns.append(("assistant", "".join(answer)))
         client.hold((site.url, _digest(turns)), conversation.advanced(2))

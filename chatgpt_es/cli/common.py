@@ -40,12 +40,14 @@ def site_options(function: F) -> F:
         click.option("--system", "system_prompt", default=None, help="System prompt (default: the seed's)."),
         click.option("--timeout", default=180.0, show_default=True, help="Deadline for a whole message, seconds."),
         click.option("--connect-timeout", default=10.0, show_default=True, help="Connect deadline, seconds."),
-        click.option("--read-timeout", default=60.0, show_default=True, help="Deadline between two reads, seconds."),
+        click.option("--read-timeout", default=60.0, show_default=True, help="Longest silence between two received bytes, seconds."),
         click.option("--retries", default=4, show_default=True, help="Attempts for transient failures."),
         click.option("--ca-file", default=None, type=click.Path(exists=True, dir_okay=False),
                      help="Verify TLS against this CA bundle (PEM)."),
         click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (loudly warned)."),
         click.option("--impersonate", default="chrome", show_default=True, help="Browser profile for curl_cffi."),
+        click.option("--allow-endpoint-host", "allow_endpoint_hosts", multiple=True, metavar="HOST",
+                     help="Let the page send messages to this host although it is another site (repeatable)."),
     ]
     for decorator in reversed(decorators):
         function = decorator(function)
@@ -64,10 +66,14 @@ def make_site(options: dict[str, Any]) -> tuple[Client, Site]:
         click.secho("WARNING: TLS verification is OFF: anyone on the path can read and change this chat.",
                     err=True, fg="red", bold=True)
     add_secrets(proxy_secrets(proxy))
-    transport = TransportOptions(proxy=proxy, verify=False if insecure else (ca_file or True),
-                                 impersonate=options.pop("impersonate"),
-                                 connect_timeout=options.pop("connect_timeout"),
-                                 read_timeout=options.pop("read_timeout"))
+    try:  # a bad option value is a usage error: one line, no traceback
+        transport = TransportOptions(proxy=proxy, verify=False if insecure else (ca_file or True),
+                                     impersonate=options.pop("impersonate"),
+                                     connect_timeout=options.pop("connect_timeout"),
+                                     read_timeout=options.pop("read_timeout"),
+                                     allow_endpoint_hosts=options.pop("allow_endpoint_hosts", ()))
+    except ChatGptEsError as error:
+        raise click.UsageError(str(error)) from None
     settings = Settings(transport=transport, total_timeout=options.pop("timeout"),
                         retry=RetryPolicy(attempts=max(1, options.pop("retries"))))
     if url == ChatGptEs.url and endpoint is None:

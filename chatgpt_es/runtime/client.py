@@ -13,9 +13,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import attrs
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
     from curl_cffi.requests import AsyncSession, Response
 
 DEFAULT_TOKEN_TTL = 6 * 3600.0
+#: sessions being closed in the background (kept referenced until done)
+_closing: set[asyncio.Task[None]] = set()
 
 
 @attrs.frozen
@@ -95,6 +98,8 @@ class Client:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
         self._session: AsyncSession[Response] | None = None
+        self._users = 0
+        self._retired = False
         self._boxes: dict[str, CachedBox] = {}
         self._inflight: dict[str, asyncio.Future[ChatBox]] = {}
         #: each site's page URL after its redirects: relative endpoints resolve against it, as in a browser
@@ -112,6 +117,25 @@ class Client:
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()
+
+    @contextlib.asynccontextmanager
+    async def in_use(self) -> AsyncIterator[Client]:
+        """Mark the client busy for a message (see :meth:`retire`)."""
+        self._users += 1
+        try:
+            yield self
+        finally:
+            self._users -= 1
+            if self._retired and not self._users:
+                await self.aclose()
+
+    def retire(self) -> None:
+        """The client left a shared cache: close its session now, or when its last message ends."""
+        self._retired = True
+        if not self._users and self._session is not None:
+            task = asyncio.get_running_loop().create_task(self.aclose())
+            _closing.add(task)
+            task.add_done_callback(_closing.discard)
 
     async def __aenter__(self) -> Client:
         return self
