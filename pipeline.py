@@ -154,10 +154,10 @@ async def exchange(client: Client, site: Site, box: ChatBox, prompt: Prompt, con
     endpoint = client.endpoint(site, box, trace)  # the endpoint policy (stages.endpoint), in the trace
     settings = client.settings.transport
     request: HttpRequest | None = trace.step(                                         # Подготовка данных
-        "payload", build_payload, prompt, box, conversation, endpoint, new_stamp(), site.url)
+        "payload", build_payload, prompt, box, conversation, endpoint, new_stamp(), client.page_url(site))
     while request is not None:
         answer = await bounded(deadline, trace.astep(                                   # Отправка запроса
-            "send", send_request, client.session, request, site.url, settings, new_stamp()))
+            "send", send_request, client.session, request, client.page_url(site), settings, new_stamp()))
         follow: FollowUp | None = None
         outcomes = parse_answer(protocol, request.purpose, answer.head, answer.chunks(), settings.max_answer_bytes)
         async for outcome in within(deadline, trace.parse(outcomes)):                  # Обработка ответа

@@ -204,9 +204,13 @@ class Client:
         self._page_urls[site.url] = page.url
         return trace.step("extract", extract_chatbox, page.text)
 
+    def page_url(self, site: Site) -> str:
+        """The site's page as last fetched, after its redirects (what Referer and Origin name)."""
+        return self._page_urls.get(site.url, site.url)
+
     def endpoint(self, site: Site, box: ChatBox, trace: Trace) -> str:
         """The endpoint for ``box``'s messages, the policy's decision kept in the trace."""
-        decision = trace.step("endpoint", site.endpoint_decision, box, self._page_urls.get(site.url),
+        decision = trace.step("endpoint", site.endpoint_decision, box, self.page_url(site),
                               self.settings.transport.allow_endpoint_hosts)
         return checked_endpoint(decision)
 
@@ -215,7 +219,7 @@ class Client:
         """AIPKit: ask the nonce endpoint, as the site's own script does after a nonce failure."""
         protocol = PROTOCOLS[rejected.protocol]
         request = trace.step("payload", refresh, rejected, self.endpoint(site, rejected, trace))
-        answer = await trace.astep("send", send_request, self.session, request, site.url,
+        answer = await trace.astep("send", send_request, self.session, request, self.page_url(site),
                                    self.settings.transport, new_stamp())
         nonce = ""
         outcomes = parse_answer(protocol, request.purpose, answer.head, answer.chunks(),
