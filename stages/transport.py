@@ -36,6 +36,9 @@ MAX_SECONDS = 365 * 86_400.0
 MAX_PAGE_REDIRECTS = 10
 #: only these protocols, also after a redirect (curl would otherwise speak file:, dict:, ftp:…)
 PROTOCOLS = "http,https"
+#: bytes curl takes from the socket per read: one event-loop step then runs a bounded number of callbacks
+#: (a site sending one-byte chunks would otherwise make one step run tens of thousands of them)
+RECV_BUFFER = 8192
 
 
 class InsecureTransportWarning(UserWarning):
@@ -137,7 +140,8 @@ def open_session(options: TransportOptions) -> AsyncSession[Response]:
         verify=options.verify,
         allow_redirects=True,
         max_redirects=MAX_PAGE_REDIRECTS,
-        curl_options={CurlOpt.PROTOCOLS_STR: PROTOCOLS, CurlOpt.REDIR_PROTOCOLS_STR: PROTOCOLS},
+        curl_options={CurlOpt.PROTOCOLS_STR: PROTOCOLS, CurlOpt.REDIR_PROTOCOLS_STR: PROTOCOLS,
+                      CurlOpt.BUFFERSIZE: RECV_BUFFER},
     )
 
 
