@@ -90,7 +90,11 @@ class Transfer:
 
     def touched(self) -> None:
         self._last = self._loop.time()
-        self._touched = True
+        if not self._touched:  # from now on the watchdog counts read_timeout, which may end sooner
+            self._touched = True
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = self._loop.call_at(self._last + self.silence, self._check)
 
     # -- the watchdog and the end --------------------------------------------------------
 

@@ -19,6 +19,7 @@ import attrs
 
 from . import checks
 from .curl_errors import failure_error, transport_error
+from .endpoint import check_url
 from .errors import InvalidArgumentError, MissingRequirementsError, StreamInterruptedError
 from .models import AnswerHead
 from .redact import proxy_secrets, redact, redact_headers
@@ -230,6 +231,7 @@ async def open_answer(session: AsyncSession[Response], method: str, url: str, op
     """
     from .transfer import CURRENT, GuardedSession, Transfer
 
+    check_url(url, "the request URL")  # curl_cffi fails on some (javascript:, data:, bad ports) in a stray task
     what = f"{method} {redact(url, options.secrets)}"
     transfer = Transfer(limit or options.max_answer_bytes, options.connect_timeout + options.read_timeout,
                         options.read_timeout)
