@@ -129,8 +129,7 @@ def decide_endpoint(page_url: str, given: str | None, *, explicit: bool = False,
         return allowed("same_origin", "the page's own origin")
     if url_problem(page_url) is None and same_site(page_url, endpoint):
         return allowed("same_site", "the page's own site (hosts equal but for a leading www.)")
-    allowed_set = {site_host(h) for h in allowed_hosts}
-    if host in {h.lower().rstrip(".") for h in allowed_hosts} or site_host(host) in allowed_set:
+    if site_host(host) in {site_host(h) for h in allowed_hosts}:
         return allowed("allowed_host", "the caller allowed this host (allow_endpoint_hosts)")
     return refused("other_site", "the endpoint is on another site than the page "
                    "(allow its host with allow_endpoint_hosts / --allow-endpoint-host)")

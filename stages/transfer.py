@@ -59,7 +59,7 @@ class Transfer:
         self._last = self._loop.time()
         self._first_byte = first_byte
         self._touched = False
-        self._timer: asyncio.TimerHandle | None = self._loop.call_at(self._last + first_byte, self._check)
+        self._timer: asyncio.TimerHandle | None = None  # started with the transfer (not while it waits a slot)
         self._curl: GuardedCurl | None = None
         self._session: GuardedSession | None = None
         self._on_done: list[Callable[[], None]] = []
@@ -110,6 +110,8 @@ class Transfer:
 
     def attach(self, curl: GuardedCurl, session: GuardedSession) -> None:
         self._curl, self._session = curl, session
+        self._last = self._loop.time()
+        self._timer = self._loop.call_at(self._last + self._first_byte, self._check)
 
     def when_done(self, callback: Callable[[], None]) -> None:
         if self.done:

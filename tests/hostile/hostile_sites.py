@@ -40,7 +40,7 @@ async def read_request(reader: asyncio.StreamReader) -> Request | None:
     except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
         return None
     lines = head.decode("latin-1").split("\r\n")
-    method, target, _ = (lines[0].split(" ") + ["", ""])[:3]
+    method, target, _ = [*lines[0].split(" "), "", ""][:3]
     headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
     body = await reader.readexactly(int(headers.get("content-length", "0") or 0))
     return Request(method, target, headers, body)

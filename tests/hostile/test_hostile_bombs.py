@@ -31,7 +31,7 @@ def _deflate(wbits: int) -> bytes:
 
 def _brotli() -> bytes:
     packer = brotli.Compressor(quality=5)
-    return b"".join(packer.process(BLOCK) for _ in range(BOMB_BYTES // len(BLOCK))) + packer.finish()
+    return bytes(b"".join(packer.process(BLOCK) for _ in range(BOMB_BYTES // len(BLOCK))) + packer.finish())
 
 
 def _zstd() -> bytes:

@@ -9,7 +9,7 @@ import os
 import tempfile
 
 import pytest
-from hostile_sites import Request, Server, ask, client, json_answer, legacy_site, servers, site, whole
+from hostile_sites import Handler, Request, Server, ask, client, json_answer, legacy_site, servers, site, whole
 
 import pipeline
 from stages.endpoint import decide_endpoint, redirect_decision
@@ -76,9 +76,9 @@ def test_other_schemes_open_no_connection(scheme: str) -> None:
         writer.close()
 
     with servers(silent) as (canary,), Server(legacy_site(
-            json_answer, ajax_url=f"{scheme}://127.0.0.1:{canary.port}/INFO")) as server:
-        with pytest.raises(EndpointRefusedError, match="scheme"):
-            asyncio.run(ask(client(), site(server.url)))
+            json_answer, ajax_url=f"{scheme}://127.0.0.1:{canary.port}/INFO")) as server, \
+            pytest.raises(EndpointRefusedError, match="scheme"):
+        asyncio.run(ask(client(), site(server.url)))
     assert canary.connections == 0
 
 
@@ -94,7 +94,7 @@ def test_another_host_gets_no_message_unless_allowed() -> None:
             assert [r.method for r in other.requests] == ["POST"]
 
 
-def json_answer_handler() -> object:
+def json_answer_handler() -> Handler:
     async def handle(request: Request, writer: asyncio.StreamWriter) -> None:
         await json_answer(request, writer)
 
@@ -103,14 +103,14 @@ def json_answer_handler() -> object:
 
 @pytest.mark.parametrize("status", [307, 308])
 def test_a_message_is_never_redirected_to_another_origin(status: int) -> None:
-    with servers(json_answer_handler()) as (canary,):  # type: ignore[arg-type]
+    with servers(json_answer_handler()) as (canary,):
         async def redirect(request: Request, writer: asyncio.StreamWriter) -> None:
             writer.write(whole(b"", status=status, location=f"http://127.0.0.1:{canary.port}/steal"))
             await writer.drain()
 
-        with Server(legacy_site(redirect)) as server:
-            with pytest.raises(EndpointRefusedError, match="redirect_other_origin"):
-                asyncio.run(ask(client(), site(server.url)))
+        with Server(legacy_site(redirect)) as server, \
+                pytest.raises(EndpointRefusedError, match="redirect_other_origin"):
+            asyncio.run(ask(client(), site(server.url)))
         assert canary.connections == 0
 
 

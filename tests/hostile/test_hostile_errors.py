@@ -49,9 +49,9 @@ def closed_port() -> int:
     ("ftp://127.0.0.1:21/x", "scheme"),
 ])
 def test_a_bad_endpoint_on_the_page_is_a_typed_error(ajax_url: str, rule: str) -> None:
-    with Server(legacy_site(json_answer, ajax_url=ajax_url)) as server:
-        with pytest.raises(EndpointRefusedError) as caught:
-            asyncio.run(ask(client(), site(server.url)))
+    with Server(legacy_site(json_answer, ajax_url=ajax_url)) as server, \
+            pytest.raises(EndpointRefusedError) as caught:
+        asyncio.run(ask(client(), site(server.url)))
     assert caught.value.rule == rule and isinstance(caught.value, ValueError)
 
 
@@ -66,9 +66,8 @@ def test_a_bad_site_url_is_an_invalid_url_error(url: str) -> None:
 
 
 def test_a_bad_caller_endpoint_is_refused_before_any_request() -> None:
-    with Server(legacy_site(json_answer)) as server:
-        with pytest.raises(EndpointRefusedError, match="scheme"):
-            asyncio.run(ask(client(), site(server.url, api_endpoint="ftp://127.0.0.1:1/")))
+    with Server(legacy_site(json_answer)) as server, pytest.raises(EndpointRefusedError, match="scheme"):
+        asyncio.run(ask(client(), site(server.url, api_endpoint="ftp://127.0.0.1:1/")))
 
 
 @pytest.mark.parametrize(("error", "expected"), [
@@ -94,9 +93,8 @@ def test_a_redirect_loop_is_too_many_redirects() -> None:
         writer.write(whole(b"", status=302, location=f"/again{len(request.target)}"))
         await writer.drain()
 
-    with Server(loop) as server:
-        with pytest.raises(TooManyRedirectsError) as caught:
-            asyncio.run(ask(client(), site(server.url)))
+    with Server(loop) as server, pytest.raises(TooManyRedirectsError) as caught:
+        asyncio.run(ask(client(), site(server.url)))
     assert not caught.value.transient
 
 

@@ -34,7 +34,7 @@ def page_then(silence_after: bytes) -> object:
 def test_a_silence_longer_than_read_timeout_ends_the_request(sent: bytes) -> None:
     with Server(page_then(sent)) as server:  # type: ignore[arg-type]
         start = time.monotonic()
-        with pytest.raises(DeadlineExceededError, match="read_timeout|timed out"):
+        with pytest.raises(DeadlineExceededError, match=r"read_timeout|timed out"):
             asyncio.run(ask(client(connect_timeout=3.0, read_timeout=1.0), site(server.url)))
         took = time.monotonic() - start
     # after a byte: read_timeout (1 s); before the first: connect_timeout + read_timeout (4 s);

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import pytest
@@ -79,11 +80,11 @@ def test_a_consumer_that_stops_reading_frees_the_connection(stop_after: int) -> 
             async with client() as shared:
                 got: list[str] = []
                 chunks = pipeline.ask(shared, site(server.url), [{"role": "user", "content": "Hi"}])
-                async for chunk in chunks:
-                    got.append(chunk)
-                    if len(got) == stop_after:
-                        break
-                await chunks.aclose()
+                async with contextlib.aclosing(chunks):  # type: ignore[type-var]  # ask is an async generator
+                    async for chunk in chunks:
+                        got.append(chunk)
+                        if len(got) == stop_after:
+                            break
                 return got
 
         assert len(asyncio.run(body())) == stop_after
