@@ -7,13 +7,14 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
+from pathlib import Path
 
 import pytest
 from hostile_sites import Handler, Request, Server, ask, client, json_answer, legacy_site, servers, site, whole
 
 import pipeline
 from stages.endpoint import decide_endpoint, redirect_decision
-from stages.errors import EndpointRefusedError
+from stages.errors import EndpointRefusedError, InvalidUrlError
 
 
 @pytest.mark.parametrize(("page", "given", "allowed", "rule"), [
@@ -68,6 +69,34 @@ def test_a_file_endpoint_reads_nothing_local() -> None:
         assert [r.method for r in server.requests] == ["GET"]  # the page only: no message was sent anywhere
     finally:
         os.unlink(secret.name)
+
+
+def test_record_saves_nothing_from_a_refused_endpoint(tmp_path: Path) -> None:
+    from chatgpt_es.cli.record import record_case
+
+    async def run(url: str) -> None:
+        async with client() as shared:
+            await record_case(shared, site(url), "hi", tmp_path / "case")
+
+    with Server(legacy_site(json_answer, ajax_url="file:///etc/passwd")) as server, \
+            pytest.raises(EndpointRefusedError):
+        asyncio.run(run(server.url))
+    saved = [p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()]
+    assert not any(b"root:" in data for data in saved)
+
+
+def test_a_page_redirected_to_another_scheme_is_not_followed() -> None:
+    async def silent(request: Request, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    with servers(silent) as (canary,):
+        async def away(request: Request, writer: asyncio.StreamWriter) -> None:
+            writer.write(whole(b"", status=302, location=f"dict://127.0.0.1:{canary.port}/INFO"))
+            await writer.drain()
+
+        with Server(away) as server, pytest.raises(InvalidUrlError):
+            asyncio.run(ask(client(), site(server.url)))
+    assert canary.connections == 0
 
 
 @pytest.mark.parametrize("scheme", ["dict", "ftp", "gopher", "telnet"])
