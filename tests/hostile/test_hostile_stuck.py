@@ -10,7 +10,7 @@ import pytest
 from hostile_sites import Request, Server, ask, client, json_answer, legacy_site, site
 
 from stages.errors import DeadlineExceededError
-from stages.transfer import PER_SITE
+from stages.transfer import MAX_TRANSFERS, PER_SITE
 
 
 async def drip_head(request: Request, writer: asyncio.StreamWriter) -> None:
@@ -23,29 +23,35 @@ async def drip_head(request: Request, writer: asyncio.StreamWriter) -> None:
 
 
 def test_64_abandoned_messages_free_their_connections_at_once() -> None:
-    with Server(drip_head) as stuck, Server(legacy_site(json_answer)) as good:
+    # 8 stuck sites × 8 pages: 64 live transfers, every curl handle of the session (MAX_TRANSFERS)
+    assert 8 * PER_SITE >= MAX_TRANSFERS
+    with contextlib.ExitStack() as stack, Server(legacy_site(json_answer)) as good:
+        stuck = [stack.enter_context(Server(drip_head)) for _ in range(8)]
+
         async def body() -> tuple[list[BaseException | str], float, str]:
-            async with client(total_timeout=0.5) as shared:
-                results = await asyncio.gather(*(ask(shared, site(stuck.url)) for _ in range(64)),
-                                               return_exceptions=True)
+            async with client(total_timeout=1.0) as shared:
+                pages = [site(f"{server.url}/page{i}") for server in stuck for i in range(PER_SITE)]
+                results = await asyncio.gather(*(ask(shared, page) for page in pages), return_exceptions=True)
                 start = time.monotonic()
                 answer = await ask(shared, site(good.url))
                 return results, time.monotonic() - start, answer
 
         results, took, answer = asyncio.run(body())
-        assert all(isinstance(r, DeadlineExceededError) for r in results), results[:3]
+        assert len(results) == 64 and all(isinstance(r, DeadlineExceededError) for r in results), results[:3]
+        assert sum(server.connections for server in stuck) == 64  # all 64 really were stuck at once
         assert answer == "Hola"
         assert took < 5.0  # at once, not after the stuck transfers' own timeouts (tens of seconds)
-        assert stuck.connections >= 1
-        assert stuck.wait_until(lambda s: s.open == 0, 5.0)  # every stuck connection was closed
+        assert all(server.wait_until(lambda s: s.open == 0, 5.0) for server in stuck)  # all were closed
 
 
 def test_a_stuck_site_holds_only_its_own_slots() -> None:
     with Server(drip_head) as stuck, Server(legacy_site(json_answer)) as good:
         async def body() -> tuple[str, float, int]:
             async with client(total_timeout=60.0) as shared:
-                waiting = [asyncio.create_task(ask(shared, site(stuck.url))) for _ in range(80)]
-                await asyncio.to_thread(stuck.wait_until, lambda s: s.open >= PER_SITE, 10.0)
+                # 80 pages of the stuck site (each its own page fetch: one site's fetches are shared)
+                waiting = [asyncio.create_task(ask(shared, site(f"{stuck.url}/page{i}"))) for i in range(80)]
+                assert await asyncio.to_thread(stuck.wait_until, lambda s: s.open >= PER_SITE, 10.0)
+                await asyncio.sleep(0.3)  # time enough for more connections, were they allowed
                 start = time.monotonic()
                 answer = await ask(shared, site(good.url))
                 took = time.monotonic() - start
