@@ -6,8 +6,9 @@
 * parse time of 8 MiB in one-byte chunks: the parse stage fed one byte at a time, and end to end, an
   answer a site sends as 8 MiB of one-byte HTTP chunks (the time in the parse stage, how many reads it
   saw, the whole exchange, the longest the event loop was held);
-* time to recover after 64 stuck transfers: 64 messages to a site that drips its head byte by byte give
-  up at their 0.5 s deadline, then one message to a healthy site, on the same client.
+* time to recover after 64 stuck transfers: 64 messages to pages of 8 sites that drip their heads byte by
+  byte (every curl handle of the session) give up at their 0.5 s deadline, then one message to a healthy
+  site, on the same client.
 
 The sites are raw asyncio servers on 127.0.0.1 in a thread of this process; nothing else is reached.
 """
@@ -15,6 +16,7 @@ The sites are raw asyncio servers on 127.0.0.1 in a thread of this process; noth
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import subprocess
 import sys
@@ -217,11 +219,15 @@ def recover_after_stuck() -> dict[str, Any]:
         writer.write(http(PAGE) if line.startswith("GET") else http(body, "application/json"))
         await writer.drain()
 
-    with Site(drip) as stuck, Site(good) as healthy:
+    with contextlib.ExitStack() as stack, Site(good) as healthy:
+        # 8 sites × 8 pages (a site's concurrent page fetches are shared, and a site gets 8 transfers at most):
+        # 64 live transfers, every curl handle of the session
+        pages = [f"{stack.enter_context(Site(drip))}/page{i}" for _ in range(8) for i in range(8)]
+
         async def run() -> tuple[int, float]:
             settings = pipeline.Settings(total_timeout=0.5, retry=pipeline.RetryPolicy(attempts=1))
             async with pipeline.Client(settings) as client:
-                results = await asyncio.gather(*(_ask(client, stuck) for _ in range(64)), return_exceptions=True)
+                results = await asyncio.gather(*(_ask(client, page) for page in pages), return_exceptions=True)
                 start = time.perf_counter()
                 assert await _ask(client, healthy) == "ok"
                 return sum(isinstance(r, pipeline.DeadlineExceededError) for r in results), \
@@ -231,7 +237,17 @@ def recover_after_stuck() -> dict[str, Any]:
     return {"gave_up": gave_up, "recover_s": recovered}
 
 
+def print_stuck() -> None:
+    stuck = recover_after_stuck()
+    print(f"64 stuck transfers ({stuck['gave_up']} gave up at their 0.5 s deadline): the next message to a "
+          f"healthy site answered {stuck['recover_s']:.3f} s later")
+
+
 def main() -> None:
+    """All figures; ``stuck`` as the only argument: the last one alone."""
+    if sys.argv[1:] == ["stuck"]:
+        print_stuck()
+        return
     bomb = gzip_bomb_rss()
     print(f"1 GiB gzip bomb ({bomb['bomb_bytes'] / MIB:.1f} MiB on the wire) as the page: {bomb['error']} after "
           f"{bomb['seconds']:.2f} s; peak RSS {bomb['peak_kib'] / 1024:.0f} MiB "
@@ -243,9 +259,7 @@ def main() -> None:
     e2e = one_byte_http_chunks()
     print(f"8 MiB answer sent as one-byte HTTP chunks: {e2e['total_s']:.1f} s in all, {e2e['parse_s']:.3f} s in the "
           f"parse stage over {e2e['reads']} reads; event loop held at most {e2e['max_loop_lag_s']:.2f} s")
-    stuck = recover_after_stuck()
-    print(f"64 stuck transfers ({stuck['gave_up']} gave up at their 0.5 s deadline): the next message to a "
-          f"healthy site answered {stuck['recover_s']:.3f} s later")
+    print_stuck()
 
 
 if __name__ == "__main__":
