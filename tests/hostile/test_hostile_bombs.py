@@ -113,3 +113,12 @@ def test_a_bomb_stops_at_the_limit_within_bounded_memory(encoding: str, where: s
     grew_mib = int(result["grew_kib"]) / 1024  # type: ignore[call-overload]
     assert grew_mib < 8 + 48, result  # the 8 MiB limit plus a small constant; unbounded it is 256 MiB and more
     assert float(result["seconds"]) < 20, result  # type: ignore[arg-type]
+
+
+def test_the_browser_accept_encoding_is_sent_unchanged() -> None:
+    """The limit is enforced on curl's decoded bytes, so the request still says what Chrome says."""
+    from hostile_sites import ask, client, json_answer, legacy_site, site
+
+    with Server(legacy_site(json_answer)) as server:
+        assert asyncio.run(ask(client(), site(server.url))) == "Hola"
+    assert [r.headers.get("accept-encoding") for r in server.requests] == ["gzip, deflate, br, zstd"] * 2
