@@ -27,11 +27,12 @@ every handle while messages to other sites wait.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 from collections.abc import Callable
 from typing import Any
 
-from curl_cffi import Curl, CurlOpt
+from curl_cffi import Curl, CurlError, CurlOpt
 from curl_cffi.curl import CURL_WRITEFUNC_ERROR
 from curl_cffi.requests import AsyncSession, Response
 
@@ -142,7 +143,8 @@ class Transfer:
             if curl is None:
                 self.released()  # it never got a handle: nothing to give back
             return
-        session.acurl.remove_handle(curl)  # its perform task ends, and curl_cffi releases the handle
+        with contextlib.suppress(CurlError):  # (only if curl's multi is gone: then so is the transfer)
+            session.acurl.remove_handle(curl)  # its perform task ends, and curl_cffi releases the handle
 
     def take(self) -> bytes:
         data = bytes(self.buffer)
