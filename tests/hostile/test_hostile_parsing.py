@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import pytest
-from hostile_sites import Request, Server, ask, client, legacy_site, site
+from hostile_sites import Request, Server, ask, client, legacy_site, site, whole
 
 from stages.errors import AnswerFormatError
 from stages.legacy import LEGACY
@@ -142,3 +142,31 @@ def test_the_answer_is_complete_at_done_even_if_the_server_keeps_the_stream_open
         assert asyncio.run(ask(client(total_timeout=60.0), site(server.url))) == "Hola mundo"
         assert time.monotonic() - start < 5.0  # not the 60 s deadline
         assert server.wait_until(lambda s: s.open == 0, 3.0)  # and the connection was let go
+
+
+def test_an_aipkit_stream_is_complete_at_its_done_event() -> None:
+    config = '{"nonce":"abc123","postId":"1","botId":"5","ajaxUrl":"/wp-admin/admin-ajax.php"}'
+    page = f"<html><div class='aipkit_chat_container' data-config='{config}'></div></html>".encode()
+
+    async def aipkit(request: Request, writer: asyncio.StreamWriter) -> None:
+        if request.method == "GET" and "aipkit_frontend_chat_stream" not in request.target:
+            writer.write(whole(page))
+        elif request.method == "POST":
+            answer = json.dumps({"success": True, "data": {"cache_key": "key-1"}}).encode()
+            writer.write(whole(answer, content_type="application/json"))
+        else:
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+            for piece in (b'event: message_start\ndata: {"message_id":"m1"}\n\n', b'data: {"delta":"Hola"}\n\n',
+                          b"event: done\ndata: {}\n\n"):
+                writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            while True:  # the stream stays open after done
+                await writer.drain()
+                await asyncio.sleep(0.2)
+                writer.write(b"9\r\n: ping\n\n\n\r\n")
+        await writer.drain()
+
+    with Server(aipkit) as server:
+        start = time.monotonic()
+        assert asyncio.run(ask(client(total_timeout=60.0), site(server.url))) == "Hola"
+        assert time.monotonic() - start < 5.0
+        assert server.wait_until(lambda s: s.open <= 1, 3.0)  # the stream's connection was let go
