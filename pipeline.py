@@ -18,6 +18,7 @@ import asyncio
 import hashlib
 import json
 import weakref
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
@@ -127,6 +128,8 @@ __all__ = [
 log = get_logger()
 #: a message's content: text, or OpenAI-style parts (text and ``image_url``)
 Content = str | list[dict[str, Any]]
+#: shared clients (each with its own session) kept per event loop; the least recently used one is closed
+MAX_SHARED_CLIENTS = 8
 
 
 async def ask(client: Client, site: Site, messages: Any, *, conversation: Conversation | None = None,
@@ -196,13 +199,13 @@ async def exchange(client: Client, site: Site, box: ChatBox, prompt: Prompt, con
                    trace: Trace, deadline: float | None = None) -> AsyncIterator[str]:
     """Payload → send → parse, as often as the protocol asks (AIPKit: twice)."""
     protocol = protocol_for(box)
-    endpoint = site.endpoint_for(box)
+    endpoint = client.endpoint(site, box, trace)  # the endpoint policy (stages.endpoint), in the trace
     settings = client.settings.transport
     request: HttpRequest | None = trace.step(                                         # Подготовка данных
-        "payload", build_payload, prompt, box, conversation, endpoint, new_stamp(), site.url)
+        "payload", build_payload, prompt, box, conversation, endpoint, new_stamp(), client.page_url(site))
     while request is not None:
         answer = await bounded(deadline, trace.astep(                                   # Отправка запроса
-            "send", send_request, client.session, request, site.url, settings, new_stamp()))
+            "send", send_request, client.session, request, client.page_url(site), settings, new_stamp()))
         follow: FollowUp | None = None
         outcomes = parse_answer(protocol, request.purpose, answer.head, answer.chunks(), settings.max_answer_bytes)
         async for outcome in within(deadline, trace.parse(outcomes)):                  # Обработка ответа
@@ -307,7 +310,7 @@ class ChatGptEs:
         "otherwise. User input:"
     )
 
-    _clients: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, Client]]] = (
+    _clients: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, OrderedDict[Any, Client]]] = (
         weakref.WeakKeyDictionary()
     )
 
@@ -346,10 +349,13 @@ class ChatGptEs:
         :class:`~stages.transport.TransportOptions` field (``verify``, ``impersonate``,
         ``connect_timeout``, ``read_timeout``, …).
         """
-        clients = cls._clients.setdefault(asyncio.get_running_loop(), {})
+        clients = cls._clients.setdefault(asyncio.get_running_loop(), OrderedDict())
         key = (proxy, tuple(sorted((name, repr(value)) for name, value in options.items())))
         if key not in clients:
             clients[key] = Client(settings_from(proxy, options))
+        clients.move_to_end(key)
+        while len(clients) > MAX_SHARED_CLIENTS:  # varying options or a rotating proxy: a few sessions, not one each
+            clients.popitem(last=False)[1].retire()
         return clients[key]
 
     @classmethod
@@ -397,8 +403,9 @@ class ChatGptEs:
         conversation = client.take((_held(site), _digest(turns[:-1]))) if len(turns) > 1 else None
         conversation = conversation or new_conversation()
         answer: list[str] = []
-        async for text in ask(client, site, messages, conversation=conversation, trace=trace):
-            answer.append(text)
-            yield text
+        async with client.in_use():  # a retired client closes its session when its last message ends
+            async for text in ask(client, site, messages, conversation=conversation, trace=trace):
+                answer.append(text)
+                yield text
         turns.append(("assistant", "".join(answer)))
         client.hold((_held(site), _digest(turns)), conversation.advanced(2))

@@ -6,6 +6,7 @@ orchestrator (``pipeline.py``) runs them:
 1. :func:`format_prompt` — messages → :class:`Prompt`
 2. :func:`fetch_page` — URL → :class:`Page` (I/O), checked by :func:`check_page`
 3. :func:`extract_chatbox` — page text → :class:`ChatBox` (also :func:`extract_nonce`, :func:`extract_post_id`)
+   then :func:`stages.endpoint.decide_endpoint` — where the messages may go (the endpoint policy)
 4. :func:`build_payload` — prompt + chat box → :class:`HttpRequest`
 5. :func:`send_request` — request → answer head + body chunks (I/O)
 6. :func:`start_parse` / :func:`feed` / :func:`finish` — answer bytes → :class:`Text` …

@@ -211,13 +211,6 @@ class InvalidImageError(InvalidMessagesError):
     """An image part the site would refuse: not a data URL, wrong type, too many, too large, or no text with it."""
 
 
-# -- issue 11: hostile sites (only the name issue 12 relies on; the merger dedupes) ------------------
-
-
-class InvalidUrlError(InvalidArgumentError):
-    """A URL with a bad scheme, host or port (caught before any request)."""
-
-
 # -- issue 12: errors a person can act on ---------------------------------------------
 
 
@@ -248,3 +241,32 @@ class ModelFailedError(SiteRefusedError):
 
 class EventLoopError(ChatGptEsError, RuntimeError):
     """A :class:`Client` was used from another event loop than the one its session lives in."""
+
+
+# -- issue 11: hostile and broken sites ------------------------------------------------
+
+
+class TlsVerificationError(TransportError):
+    """The site's TLS certificate could not be verified (wrong host, unknown CA, expired, bad CA file)."""
+
+    transient = False
+
+
+class TooManyRedirectsError(TransportError):
+    """The site redirected more often than a browser would follow."""
+
+    transient = False
+
+
+class InvalidUrlError(InvalidArgumentError):
+    """A URL with a scheme other than http/https, no host, or a bad port (also curl's malformed-URL errors)."""
+
+
+class EndpointRefusedError(ChatGptEsError, ValueError):
+    """The page named an endpoint the endpoint policy refuses (see :mod:`stages.endpoint`)."""
+
+    def __init__(self, endpoint: str, rule: str, reason: str) -> None:
+        self.endpoint = endpoint
+        self.rule = rule
+        self.reason = reason
+        super().__init__(f"refused endpoint {endpoint!r} ({rule}): {reason}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from .endpoint import check_url
 from .errors import CloudflareChallengeError
 from .models import AnswerHead, Page
 from .parse import is_challenge, leftover_error, shared_error
@@ -43,8 +44,10 @@ def check_page(page: Page) -> Page:
 
 
 async def fetch_page(session: AsyncSession[Response], url: str, options: TransportOptions) -> Page:
-    """Stage: GET the chat page; the checked :class:`Page`."""
-    answer = await open_answer(session, "GET", url, options, headers={"accept": PAGE_ACCEPT})
+    """Stage: GET the chat page; the checked :class:`Page` (its ``url`` is the final one, after redirects)."""
+    check_url(url)
+    answer = await open_answer(session, "GET", url, options, headers={"accept": PAGE_ACCEPT},
+                               limit=options.max_page_bytes)
     body = await answer.read(options.max_page_bytes)
     page = Page(url=answer.head.url, status=answer.head.status, headers=answer.head.headers,
                 text=decode_page(body, answer.head.content_type))

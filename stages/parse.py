@@ -11,6 +11,7 @@ generation means by its JSON and events lives in its :class:`ChatProtocol`.
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import math
 import time
@@ -46,7 +47,7 @@ from .models import (
     Text,
     header,
 )
-from .sse import SseEvent, SseState, end_sse, feed_sse
+from .sse import SseEvent, SseState, Stack, end_sse, feed_sse, items, push
 
 DEFAULT_MAX_ANSWER_BYTES = 8 * 1024 * 1024
 #: a longer Retry-After is read as this (a day): no sane wait is longer, and the deadline bounds it anyway
@@ -94,8 +95,8 @@ class ParseState:
     stream: bool
     max_bytes: int
     received: int = 0
-    #: the parts of a non-stream body received so far (joined once, at the end)
-    parts: tuple[bytes, ...] = ()
+    #: the parts of a non-stream body received so far, a :data:`~stages.sse.Stack` (joined once, at the end)
+    parts: Stack = ()
     sse: SseState = SseState()
     progress: StreamProgress = StreamProgress()
     #: an error an event decided; the outcomes before it are still delivered, then it is raised
@@ -172,10 +173,16 @@ def feed(state: ParseState, chunk: bytes) -> tuple[ParseState, tuple[Outcome, ..
         error = TooLargeError(f"the answer exceeded {state.max_bytes} bytes", status=state.head.status)
         return attrs.evolve(state, failure=error), ()
     if not state.stream:
-        return attrs.evolve(state, received=received, parts=(*state.parts, chunk)), ()
+        return _moved(state, received, push(state.parts, chunk), state.sse), ()
     sse, events = feed_sse(state.sse, chunk)
-    state = attrs.evolve(state, received=received, sse=sse)
-    return _events(state, events)
+    state = _moved(state, received, state.parts, sse)
+    return _events(state, events) if events else (state, ())
+
+
+def _moved(state: ParseState, received: int, parts: Stack, sse: SseState) -> ParseState:
+    """``state`` with more bytes in: built directly, as this runs once per received chunk."""
+    return ParseState(state.protocol, state.purpose, state.head, state.stream, state.max_bytes, received, parts,
+                      sse, state.progress, state.failure)
 
 
 def _events(state: ParseState, events: tuple[SseEvent, ...]) -> tuple[ParseState, tuple[Outcome, ...]]:
@@ -204,7 +211,7 @@ def finish(state: ParseState) -> tuple[ParseState, tuple[Outcome, ...]]:
             except ChatGptEsError as error:
                 state = attrs.evolve(state, failure=error)
         return state, outcomes
-    body = b"".join(state.parts)
+    body = b"".join(items(state.parts))
     screen = state.protocol.screen
     shared = (screen(state.head, body) if screen is not None else None) or shared_error(state.head, body)
     if shared is not None:
@@ -225,18 +232,41 @@ def load_json(head: AnswerHead, body: bytes) -> Any:
         raise AnswerFormatError("the answer is not valid JSON", status=head.status, body=body) from None
 
 
+#: the parse stage takes a big chunk in slices of this size, letting other tasks run between them
+SLICE_BYTES = 64 * 1024
+
+
+def _slices(chunk: bytes) -> list[bytes]:
+    if len(chunk) <= SLICE_BYTES:
+        return [chunk]
+    view = memoryview(chunk)
+    return [bytes(view[i:i + SLICE_BYTES]) for i in range(0, len(chunk), SLICE_BYTES)]
+
+
 async def parse_answer(protocol: ChatProtocol, purpose: str, head: AnswerHead, chunks: AsyncIterable[bytes],
                        max_bytes: int = DEFAULT_MAX_ANSWER_BYTES) -> AsyncIterator[Outcome]:
-    """Drive the parse stage over received chunks; errors carry the text that had arrived."""
+    """Drive the parse stage over received chunks; errors carry the text that had arrived.
+
+    An event stream is complete at its end marker (``[DONE]``, ``done``): the rest is not waited for and
+    the connection is released at once.  A big chunk is parsed in slices, yielding to the event loop.
+    """
     state = start_parse(protocol, purpose, head, max_bytes)
     text: list[str] = []
     try:
         async for chunk in chunks:
-            state, outcomes = feed(state, chunk)
-            for outcome in _delivered(outcomes, text):
-                yield outcome
-            if state.failure is not None:
-                raise state.failure
+            pieces = _slices(chunk)
+            for index, piece in enumerate(pieces):
+                if index:
+                    await asyncio.sleep(0)  # long synchronous work lets the other tasks run
+                state, outcomes = feed(state, piece)
+                for outcome in _delivered(outcomes, text):
+                    yield outcome
+                if state.failure is not None:
+                    raise state.failure
+                if state.progress.ended:
+                    break
+            if state.progress.ended:
+                break  # the answer is complete: do not wait for the server to close the stream
         state, outcomes = finish(state)
         for outcome in _delivered(outcomes, text):
             yield outcome

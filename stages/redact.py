@@ -6,7 +6,9 @@ import re
 import urllib.parse
 
 MASK = "***"
-_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
+#: a URL's userinfo runs to the LAST ``@`` of its word: a password may hold ``/``, ``?``, ``#``, ``:`` or ``@``
+#: (masking too much of a URL whose path has an ``@`` is the safe way to be wrong)
+_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>\S+)@")
 SECRET_HEADERS = frozenset({"cookie", "set-cookie", "authorization", "proxy-authorization"})
 
 
@@ -35,14 +37,26 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
     return text
 
 
+def userinfo(url: str) -> tuple[str, str]:
+    """(user, password) of a URL, read as curl reads a proxy: everything before the last ``@`` after the
+    scheme, split at its first ``:``, whatever the password contains (``urlsplit`` stops at a ``/``)."""
+    rest = url.partition("://")[2] if "://" in url else url
+    info, at, _ = rest.rpartition("@")
+    if not at:
+        return "", ""
+    user, _, password = info.partition(":")
+    return user, password
+
+
 def proxy_secrets(proxy: str | None) -> tuple[str, ...]:
-    """The credentials inside a proxy URL, to mask wherever they might show up."""
+    """The credentials inside a proxy (or site) URL, to mask wherever they might show up."""
     if not proxy:
         return ()
-    parts = urllib.parse.urlsplit(proxy if "://" in proxy else "http://" + proxy)  # curl takes "user:pw@host"
+    user, password = userinfo(proxy)
     # a very short user name would mask ordinary words; the password is always masked
-    found = tuple(s for s in (parts.password, parts.username if len(parts.username or "") >= 4 else None) if s)
-    return found + tuple(urllib.parse.unquote(s) for s in found if urllib.parse.unquote(s) != s)
+    found = tuple(s for s in (password, user if len(user) >= 4 else None) if s)
+    variants = [urllib.parse.unquote(s) for s in found] + [urllib.parse.quote(s, safe="") for s in found]
+    return tuple(dict.fromkeys(found + tuple(v for v in variants if v)))
 
 
 def redact_headers(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:

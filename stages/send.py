@@ -2,6 +2,9 @@
 
 Returns as soon as the answer's head is in: the body is handed to the parse
 stage chunk by chunk, so a streamed answer reaches the caller as it arrives.
+curl does not follow redirects here: a redirect of a message request is
+followed only within the endpoint's origin (never re-POSTing the message,
+the nonce and the cookie to another host), and a POST only on 307/308.
 """
 
 from __future__ import annotations
@@ -9,9 +12,11 @@ from __future__ import annotations
 import urllib.parse
 from typing import TYPE_CHECKING
 
-from .models import HttpRequest, Stamp
+from .endpoint import checked_endpoint, redirect_decision
+from .errors import TooManyRedirectsError
+from .models import HttpRequest, Stamp, header
 from .payload import encode_body, request_url
-from .redact import without_userinfo
+from .redact import redact_url, without_userinfo
 from .transport import Answer, TransportOptions, open_answer
 
 if TYPE_CHECKING:
@@ -35,6 +40,11 @@ def request_headers(request: HttpRequest, site_url: str, content_type: str | Non
     return headers
 
 
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+#: redirects a message request follows (within its origin)
+MAX_REDIRECTS = 5
+
+
 async def send_request(session: AsyncSession[Response], request: HttpRequest, site_url: str,
                        options: TransportOptions, stamp: Stamp) -> Answer:
     """Stage: make the request; the :class:`Answer` whose body is still to be read."""
@@ -42,5 +52,17 @@ async def send_request(session: AsyncSession[Response], request: HttpRequest, si
     body: bytes | None = None
     if request.method == "POST":
         content_type, body = encode_body(request, f"----WebKitFormBoundary{stamp.token}{stamp.now_ms:x}")
-    return await open_answer(session, request.method, request_url(request), options,
-                             headers=request_headers(request, site_url, content_type), content=body)
+    url = request_url(request)
+    headers = request_headers(request, site_url, content_type)
+    for _ in range(MAX_REDIRECTS + 1):
+        answer = await open_answer(session, request.method, url, options, headers=headers, content=body,
+                                   follow_redirects=False)
+        location = header(answer.head.headers, "location")
+        if answer.head.status not in REDIRECTS or not location:
+            return answer
+        if request.method == "POST" and answer.head.status not in (307, 308):
+            return answer  # a browser would turn the POST into a GET and lose the message: the parse stage says so
+        await answer.aclose()
+        url = checked_endpoint(redirect_decision(url, location))
+    raise TooManyRedirectsError(f"{request.method} {redact_url(request_url(request))}: "
+                                f"more than {MAX_REDIRECTS} redirects")

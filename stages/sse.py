@@ -10,12 +10,32 @@ events however they are cut.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import attrs
 
 from .jsontext import UTF8_BOM
 
 _LINE_END = re.compile(rb"\r\n|\r|\n")
+
+#: a persistent stack, newest first: ``(item, rest)`` or ``()``.  Adding is O(1) and shares the rest, so a
+#: frozen state can grow by one piece per chunk or per line without copying what it already holds
+#: (rebuilding a tuple per piece made a long line or a long event quadratic).
+Stack = tuple[Any, ...]
+
+
+def push(stack: Stack, item: Any) -> Stack:
+    return (item, stack)
+
+
+def items(stack: Stack) -> list[Any]:
+    """The stack's items, oldest first."""
+    found: list[Any] = []
+    while stack:
+        found.append(stack[0])
+        stack = stack[1]
+    found.reverse()
+    return found
 
 
 @attrs.frozen
@@ -27,49 +47,44 @@ class SseEvent:
 
 @attrs.frozen
 class SseState:
-    #: the parts of an incomplete line (joined only once its end arrives: a long line costs linear time)
-    pending: tuple[bytes, ...] = ()
+    #: the parts of an incomplete line, a :data:`Stack` (joined only once its end arrives)
+    pending: Stack = ()
     #: the last line ended with CR: a LF starting the next chunk belongs to it
     after_cr: bool = False
     #: bytes have arrived (a byte-order mark is only skipped at the very start)
     begun: bool = False
     event: str = ""
-    data: tuple[str, ...] = ()
+    #: the event's data lines so far, a :data:`Stack`
+    data: Stack = ()
     id: str | None = None
     #: any field line seen since the last dispatch
     dirty: bool = False
 
 
-def _field(state: SseState, line: str) -> SseState:
-    if line.startswith(":"):
-        return state  # comment (AIPKit's 4 KB preamble is one)
-    name, colon, value = line.partition(":")
-    if colon and value.startswith(" "):
-        value = value[1:]
-    if name == "data":
-        return attrs.evolve(state, data=(*state.data, value), dirty=True)
-    if name == "event":
-        return attrs.evolve(state, event=value, dirty=True)
-    if name == "id":
-        return attrs.evolve(state, id=value, dirty=True)
-    return state  # "retry" and unknown fields are ignored, as the spec says
-
-
-def _dispatch(state: SseState) -> tuple[SseState, SseEvent | None]:
-    event = SseEvent(state.event or "message", "\n".join(state.data), state.id) if state.data else None
-    return SseState(pending=state.pending, after_cr=state.after_cr, begun=state.begun), event
-
-
 def _lines(state: SseState, lines: list[bytes]) -> tuple[SseState, tuple[SseEvent, ...]]:
+    """Apply complete lines; the fields live in locals until the end (one new state per chunk, not per line)."""
     events: list[SseEvent] = []
+    event, data, id_, dirty = state.event, state.data, state.id, state.dirty
     for raw in lines:
         if raw:
-            state = _field(state, raw.decode("utf-8", "replace"))
-        elif state.dirty:
-            state, event = _dispatch(state)
-            if event is not None:
-                events.append(event)
-    return state, tuple(events)
+            line = raw.decode("utf-8", "replace")
+            if line.startswith(":"):
+                continue  # comment (AIPKit's 4 KB preamble is one)
+            name, colon, value = line.partition(":")
+            if colon and value.startswith(" "):
+                value = value[1:]
+            if name == "data":
+                data, dirty = push(data, value), True
+            elif name == "event":
+                event, dirty = value, True
+            elif name == "id":
+                id_, dirty = value, True
+            # "retry" and unknown fields are ignored, as the spec says
+        elif dirty:
+            if data:
+                events.append(SseEvent(event or "message", "\n".join(items(data)), id_))
+            event, data, id_, dirty = "", (), None, False
+    return attrs.evolve(state, event=event, data=data, id=id_, dirty=dirty), tuple(events)
 
 
 def feed_sse(state: SseState, chunk: bytes) -> tuple[SseState, tuple[SseEvent, ...]]:
@@ -81,12 +96,14 @@ def feed_sse(state: SseState, chunk: bytes) -> tuple[SseState, tuple[SseEvent, .
     if state.after_cr and chunk.startswith(b"\n"):
         chunk = chunk[1:]  # the LF of a CRLF split across chunks
     if b"\n" not in chunk and b"\r" not in chunk:
-        pending = (*state.pending, chunk) if chunk else state.pending
-        return attrs.evolve(state, pending=pending, after_cr=False, begun=True), ()
-    buffer = b"".join(state.pending) + chunk
+        if not chunk:
+            return state, ()
+        # the common case of a small chunk inside a line: one new state, built directly (evolve costs more)
+        return SseState(push(state.pending, chunk), False, True, state.event, state.data, state.id, state.dirty), ()
+    buffer = b"".join([*items(state.pending), chunk])
     parts = _LINE_END.split(buffer)
     rest = parts.pop()
-    return _lines(attrs.evolve(state, pending=(rest,) if rest else (), after_cr=buffer.endswith(b"\r"),
+    return _lines(attrs.evolve(state, pending=push((), rest) if rest else (), after_cr=buffer.endswith(b"\r"),
                                begun=True), parts)
 
 

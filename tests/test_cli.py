@@ -17,7 +17,7 @@ from e2e_helpers import AJAX, serve_app
 
 from chatgpt_es.emulator import Emulator
 
-STAGES = ["prompt", "fetch", "extract", "payload", "send", "parse"]
+STAGES = ["prompt", "fetch", "extract", "endpoint", "payload", "send", "parse"]
 
 
 # -- ask, emulate ---------------------------------------------------------------------------------
@@ -50,7 +50,7 @@ def test_ask_over_https_verifies_against_the_given_ca_file(start_emulator: Start
     assert (done.returncode, done.stdout) == (0, "Echo: Hola\n")
     refused = cli("ask", "Hola", *site_args(emu), "--retries", "1")
     assert refused.returncode == 1
-    assert refused.stderr.startswith(f"error: TransportError: GET {emu.base_url}/ failed")
+    assert refused.stderr.startswith(f"error: TlsVerificationError: GET {emu.base_url}/: TLS verification failed")
 
 
 @pytest.fixture
@@ -93,8 +93,8 @@ def test_trace_shows_the_six_stages_and_the_answer(legacy_site: Emulator) -> Non
     done = cli("trace", "Hello", *site_args(legacy_site))
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert [line.split()[0] for line in lines[:6]] == STAGES
-    assert all("  ok  " in line for line in lines[:6])
+    assert [line.split()[0] for line in lines[:7]] == STAGES
+    assert all("  ok  " in line for line in lines[:7])
     assert lines[-1] == "answer: Echo: Hello"
 
 
@@ -110,7 +110,8 @@ def test_trace_json_prints_one_object_per_stage(legacy_site: Emulator) -> None:
         assert ("output" in record) != ("error" in record)
         assert set(record) - {"stage", "ms", "ok", "output", "error", "note"} == set()
     assert stages[2]["output"]["nonce"]["rule"] == "wpaicg_container"
-    assert stages[3]["output"]["fields"]["message"] == "Hello"
+    assert stages[3]["output"]["allowed"] is True and stages[3]["output"]["rule"] == "same_origin"
+    assert stages[4]["output"]["fields"]["message"] == "Hello"
     assert summary == {"answer": "Echo: Hello", "error": None}
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 import pytest
 from conftest import FakeClock, StartEmulator
 from e2e_helpers import FAST_RETRY, ask_text, generate, new_client, provider_for, run, site_of, user
@@ -293,6 +294,9 @@ def test_an_origin_on_another_host_is_refused_as_embed_not_available(aipkit_site
 
     async def body() -> str:
         async with new_client(aipkit_site, retry=FAST_RETRY) as client:
+            # another host than the page's: our endpoint policy refuses it unless the caller allows it
+            transport = attrs.evolve(client.settings.transport, allow_endpoint_hosts=("127.0.0.1",))
+            client.settings = attrs.evolve(client.settings, transport=transport)
             return await ask_text(client, site, user("Hello"))
 
     with pytest.raises(EmbedNotAvailableError) as caught:

@@ -14,9 +14,9 @@ from e2e_helpers import answer_of, ask_text, collect, error_of, new_client, prov
 
 import pipeline
 from chatgpt_es.emulator import Emulator
-from stages.errors import TransportError
+from stages.errors import TlsVerificationError, TransportError
 
-STAGES = ["prompt", "fetch", "extract", "payload", "send", "parse"]
+STAGES = ["prompt", "fetch", "extract", "endpoint", "payload", "send", "parse"]
 
 
 # -- answers: JSON and stream, HTTP and HTTPS -----------------------------------------------
@@ -63,8 +63,8 @@ def test_https_site_verified_against_its_test_ca(start_emulator: StartEmulator) 
 def test_https_site_with_default_verification_fails_with_a_transport_error(start_emulator: StartEmulator) -> None:
     emu = start_emulator(tls=True)
     error = error_of(emu, user("Hola"), verify=True)
-    assert type(error) is TransportError
-    assert f"GET {emu.base_url}/ failed" in str(error)
+    assert type(error) is TlsVerificationError and isinstance(error, TransportError) and not error.transient
+    assert f"GET {emu.base_url}/: TLS verification failed" in str(error)
     assert emu.counters.snapshot()["requests"] == 0  # the TLS handshake failed: no HTTP request got through
 
 
@@ -155,8 +155,8 @@ def test_expired_nonce_fetches_the_page_once_more_and_succeeds(
     assert (counts["get"], counts["post"], counts["pages"]) == (2, 3, 2)
     assert counts["by_outcome"] == {"page": 2, "answer": 2, "nonce_rejected": 1}
     assert [(r.stage, r.ok) for r in trace.records] == [
-        ("prompt", True), ("fetch", True), ("payload", True), ("send", True), ("parse", False),
-        ("fetch", True), ("extract", True), ("payload", True), ("send", True), ("parse", True),
+        ("prompt", True), ("fetch", True), ("endpoint", True), ("payload", True), ("send", True), ("parse", False),
+        ("fetch", True), ("extract", True), ("endpoint", True), ("payload", True), ("send", True), ("parse", True),
     ]
     assert emu.last_form["_wpnonce"] == emu.current_nonce()
 
@@ -209,7 +209,7 @@ def test_trace_records_every_stage_in_order_and_a_cached_fetch_next_time(legacy_
     assert [r.stage for r in first.records] == STAGES
     assert all(r.ok and r.error is None for r in first.records)
     assert first.failed() is None
-    assert [r.stage for r in second.records] == ["prompt", "fetch", "payload", "send", "parse"]
+    assert [r.stage for r in second.records] == ["prompt", "fetch", "endpoint", "payload", "send", "parse"]
     assert all(r.ok for r in second.records)
     fetch = second.records[1]
     assert fetch.output == {"url": site.url, "cached": True}

@@ -15,6 +15,8 @@ LAYERS = {"stages": 0, "chatgpt_es.runtime": 1, "pipeline": 2, "chatgpt_es": 3}
 LAZY_ALLOWED = {
     ("chatgpt_es.cli", "chatgpt_es.runtime.logs"): "structlog costs start-up time that --help need not pay",
     ("chatgpt_es.cli", "stages.errors"): "loads the whole stages package; only needed once a command failed",
+    ("stages.transport", "stages.transfer"): "it subclasses curl_cffi's session: importing it loads curl_cffi, "
+                                             "which only a request needs (require_curl_cffi says when it is missing)",
 }
 
 
@@ -41,6 +43,8 @@ def imports_of(name: str, path: Path, known: set[str]) -> list[tuple[str, bool]]
 
     def visit(node: ast.AST, in_function: bool) -> None:
         for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+                continue  # imports for type hints only: never run, no cycle at run time
             nested = in_function or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef)
             targets: list[str] = []
             if isinstance(child, ast.Import):

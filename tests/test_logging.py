@@ -40,7 +40,7 @@ def test_debug_logs_are_json_lines_with_one_event_per_stage(legacy_site: Any, ho
     assert result.returncode == 0, result.stderr
     events = [json.loads(line) for line in result.stderr.splitlines()]
     stages = [e["stage"] for e in events if e["event"] == "stage"]
-    assert stages == ["prompt", "fetch", "extract", "payload", "send", "parse"]
+    assert stages == ["prompt", "fetch", "extract", "endpoint", "payload", "send", "parse"]
     assert all("ms" in e and "level" in e and "timestamp" in e for e in events if e["event"] == "stage")
 
 

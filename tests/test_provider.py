@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import pipeline
+from stages.errors import EndpointRefusedError
 from stages.extract import extract_chatbox
 from stages.models import ChatBox, Extracted
 
@@ -52,7 +53,10 @@ def test_the_endpoint_rule() -> None:
     assert OnlyUrl.site().endpoint_for(box_with(page_endpoint)) == page_endpoint
     assert OnlyUrl.site().endpoint_for(box_with(None)) == "https://other.test/wp-admin/admin-ajax.php"
     assert Both.site().endpoint_for(box_with(page_endpoint)) == "https://other.test/custom-ajax.php"
-    assert Deeper.site().endpoint_for(box_with(page_endpoint)) == page_endpoint  # its url is newer than the endpoint
+    # its url is newer than the endpoint, so the page's endpoint counts: on another site, refused unless allowed
+    with pytest.raises(EndpointRefusedError, match="other_site"):
+        Deeper.site().endpoint_for(box_with(page_endpoint))
+    assert Deeper.site().endpoint_for(box_with(page_endpoint), allowed_hosts=("other.test",)) == page_endpoint
 
 
 def test_the_page_endpoint_comes_from_wpaicg_params() -> None:

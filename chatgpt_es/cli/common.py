@@ -91,7 +91,7 @@ def site_options(function: F) -> F:
         click.option("--connect-timeout", default=10.0, show_default=True, type=Seconds(),
                      help="Connect deadline, seconds."),
         click.option("--read-timeout", default=60.0, show_default=True, type=Seconds(),
-                     help="Deadline between two reads, seconds."),
+                     help="Longest silence between two received bytes, seconds."),
         click.option("--retries", default=4, show_default=True,
                      type=Count(1, "it counts attempts: 1 sends once and never retries"),
                      help="Attempts for transient failures (1 = no retry)."),
@@ -100,6 +100,8 @@ def site_options(function: F) -> F:
         click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (loudly warned)."),
         click.option("--impersonate", default="chrome", show_default=True, help="Browser profile for curl_cffi."),
         *choice_options(),
+        click.option("--allow-endpoint-host", "allow_endpoint_hosts", multiple=True, metavar="HOST",
+                     help="Let the page send messages to this host although it is another site (repeatable)."),
     ]
     for decorator in reversed(decorators):
         function = decorator(function)
@@ -123,7 +125,8 @@ def make_site(options: dict[str, Any]) -> tuple[Client, Site]:
         transport = TransportOptions(proxy=proxy, verify=False if insecure else (ca_file or True),
                                      impersonate=options.pop("impersonate"),
                                      connect_timeout=options.pop("connect_timeout"),
-                                     read_timeout=options.pop("read_timeout"))
+                                     read_timeout=options.pop("read_timeout"),
+                                     allow_endpoint_hosts=options.pop("allow_endpoint_hosts", ()))
         settings = Settings(transport=transport, total_timeout=options.pop("timeout"),
                             retry=RetryPolicy(attempts=options.pop("retries")))
         if url == ChatGptEs.url and endpoint is None:

@@ -17,6 +17,7 @@ from stages.errors import (
     UnknownActionError,
 )
 from stages.fetch import fetch_page
+from stages.models import ChatBox
 from stages.pagefacts import describe_page, lacks_chat_box
 
 from .render import render_lines
@@ -62,7 +63,7 @@ async def diagnose_site(client: Client, site: Site, message: str) -> tuple[list[
         return findings, False
     findings.append(f"✓ chat box: {box.protocol} <{box.markup}>, {box.containers} on the page")
     findings.append(f"  nonce {box.nonce.value} by rule {box.nonce.rule}; post_id {box.post_id.value} "
-                    f"by rule {box.post_id.rule}; endpoint {site.endpoint_for(box)}")
+                    f"by rule {box.post_id.rule}; endpoint {_endpoint(site, box, page.url, client)}")
     if box.used_defaults:
         findings.append("  ! the post id fell back to the seed's default value: the site may refuse it.")
     trace = Trace()
@@ -76,3 +77,9 @@ async def diagnose_site(client: Client, site: Site, message: str) -> tuple[list[
         return findings, False
     findings.append(f"✓ message: answered {len(answer)} chars: {answer[:80]!r}")
     return findings, True
+
+
+def _endpoint(site: Site, box: ChatBox, page_url: str, client: Client) -> str:
+    """The endpoint and the policy's rule (a refused one is shown, not raised: see stages.endpoint)."""
+    decision = site.endpoint_decision(box, page_url, client.settings.transport.allow_endpoint_hosts)
+    return f"{decision.endpoint} ({decision.rule}{'' if decision.allowed else ': REFUSED, ' + decision.reason})"

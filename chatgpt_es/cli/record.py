@@ -76,7 +76,7 @@ async def _record_into(client: Client, site: Site, messages: list[dict[str, str]
     nonce = box.nonce.value
     conversation = new_conversation()
     stamp = new_stamp()
-    endpoint = site.endpoint_for(box)
+    endpoint = site.endpoint_for(box, page.url, transport.allow_endpoint_hosts)
     request: HttpRequest | None = build_payload(prompt, box, conversation, endpoint, stamp, site.url)
     protocol = protocol_for(box)
     answers: list[dict[str, Any]] = []

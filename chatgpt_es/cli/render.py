@@ -51,6 +51,9 @@ def describe(record: StageRecord, page: Page | None = None) -> str:
         return f"{facts['method']} {facts['url']} ({facts['purpose']}) {fields}"
     if record.stage == "send":
         return f"{facts['status']} {facts['content_type']}"
+    if record.stage == "endpoint" and isinstance(facts, dict) and "rule" in facts:
+        verdict = "allowed" if facts["allowed"] else "REFUSED"
+        return f"{verdict} ({facts['rule']}): {facts['endpoint']} — {facts['reason']}"
     if record.stage == "parse":
         parts = [f"{facts['chunks']} text chunks, {facts['chars']} chars"]
         if facts.get("follow_up"):

@@ -13,16 +13,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-import urllib.parse
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import attrs
 
 from stages import checks
 from stages.boxes import extract_page
+from stages.endpoint import EndpointDecision, checked_endpoint, decide_endpoint
 from stages.errors import AnswerFormatError, EventLoopError
 from stages.fetch import fetch_page
 from stages.models import ChatBox, Conversation, HttpRequest, NewNonce
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
 
 DEFAULT_TOKEN_TTL = 6 * 3600.0
 log = get_logger()
+#: sessions being closed in the background (kept referenced until done)
+_closing: set[asyncio.Task[None]] = set()
 
 
 @attrs.frozen
@@ -58,12 +61,17 @@ class Site:
     #: legacy sites: how earlier turns travel, ``auto``, ``structured`` or ``inline`` (see README)
     history: str = "auto"
 
-    def endpoint_for(self, box: ChatBox) -> str:
+    def endpoint_decision(self, box: ChatBox, page_url: str | None = None,
+                          allowed_hosts: tuple[str, ...] = ()) -> EndpointDecision:
+        """Where messages go, and why (:mod:`stages.endpoint`): resolved against the page's final URL."""
         if self.api_endpoint:
-            return self.api_endpoint
-        if box.ajax_url:
-            return urllib.parse.urljoin(self.url, box.ajax_url)  # "relative URL" plugins print a path
-        return urllib.parse.urljoin(self.url.rstrip("/") + "/", "/wp-admin/admin-ajax.php")
+            return decide_endpoint(self.url, self.api_endpoint, explicit=True)
+        # "relative URL" plugins print a path; no ajax_url at all: WordPress's own endpoint
+        return decide_endpoint(page_url or self.url, box.ajax_url or None, allowed_hosts=allowed_hosts)
+
+    def endpoint_for(self, box: ChatBox, page_url: str | None = None, allowed_hosts: tuple[str, ...] = ()) -> str:
+        """The endpoint the policy allows, or :class:`~stages.errors.EndpointRefusedError`."""
+        return checked_endpoint(self.endpoint_decision(box, page_url, allowed_hosts))
 
 
 @attrs.frozen
@@ -100,11 +108,15 @@ class Client:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
         self._session: AsyncSession[Response] | None = None
+        self._users = 0
+        self._retired = False
         self._boxes: dict[str, CachedBox] = {}
         self._inflight: dict[str, asyncio.Future[ChatBox]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         #: what a page without a chat box held instead, by site URL (for the error when the fallback is refused)
         self.page_facts: dict[str, PageFacts] = {}
+        #: each site's page URL after its redirects: relative endpoints resolve against it, as in a browser
+        self._page_urls: dict[str, str] = {}
         #: conversations held for ``create_async_generator``, by (site URL, digest of the turns so far)
         self.held: OrderedDict[tuple[str, str], Conversation] = OrderedDict()
 
@@ -130,6 +142,25 @@ class Client:
             self._check_loop()
             session, self._session = self._session, None
             await session.close()
+
+    @contextlib.asynccontextmanager
+    async def in_use(self) -> AsyncIterator[Client]:
+        """Mark the client busy for a message (see :meth:`retire`)."""
+        self._users += 1
+        try:
+            yield self
+        finally:
+            self._users -= 1
+            if self._retired and not self._users:
+                await self.aclose()
+
+    def retire(self) -> None:
+        """The client left a shared cache: close its session now, or when its last message ends."""
+        self._retired = True
+        if not self._users and self._session is not None:
+            task = asyncio.get_running_loop().create_task(self.aclose())
+            _closing.add(task)
+            task.add_done_callback(_closing.discard)
 
     async def __aenter__(self) -> Client:
         return self
@@ -196,6 +227,7 @@ class Client:
 
     async def _fetch(self, site: Site, trace: Trace) -> ChatBox:
         page = await trace.astep("fetch", fetch_page, self.session, site.url, self.settings.transport)
+        self._page_urls[site.url] = page.url
         box = trace.step("extract", extract_page, page)
         if lacks_chat_box(box) and not site.api_key:  # the REST API needs no chat box
             self.page_facts[site.url] = facts = describe_page(page, box)
@@ -205,12 +237,22 @@ class Client:
             self.page_facts.pop(site.url, None)
         return box
 
+    def page_url(self, site: Site) -> str:
+        """The site's page as last fetched, after its redirects (what Referer and Origin name)."""
+        return self._page_urls.get(site.url, site.url)
+
+    def endpoint(self, site: Site, box: ChatBox, trace: Trace) -> str:
+        """The endpoint for ``box``'s messages, the policy's decision kept in the trace."""
+        decision = trace.step("endpoint", site.endpoint_decision, box, self.page_url(site),
+                              self.settings.transport.allow_endpoint_hosts)
+        return checked_endpoint(decision)
+
     async def _ask_nonce(self, site: Site, rejected: ChatBox, refresh: Callable[[ChatBox, str], HttpRequest],
                          trace: Trace) -> ChatBox:
         """AIPKit: ask the nonce endpoint, as the site's own script does after a nonce failure."""
         protocol = PROTOCOLS[rejected.protocol]
-        request = trace.step("payload", refresh, rejected, site.endpoint_for(rejected))
-        answer = await trace.astep("send", send_request, self.session, request, site.url,
+        request = trace.step("payload", refresh, rejected, self.endpoint(site, rejected, trace))
+        answer = await trace.astep("send", send_request, self.session, request, self.page_url(site),
                                    self.settings.transport, new_stamp())
         nonce = ""
         outcomes = parse_answer(protocol, request.purpose, answer.head, answer.chunks(),

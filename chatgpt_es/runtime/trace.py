@@ -17,6 +17,7 @@ from typing import Any, ParamSpec, TypeVar
 import attrs
 
 from stages.aipkit_events import collect_extras
+from stages.endpoint import EndpointDecision
 from stages.models import ChatBox, FollowUp, HttpRequest, NewNonce, Notice, Outcome, Page, Prompt, Text
 from stages.redact import redact, redact_url
 from stages.transport import Answer
@@ -90,6 +91,9 @@ def summarize(output: Any) -> Any:
         return {"status": head.status, "content_type": head.content_type, "url": redact_url(head.url)}
     if isinstance(output, ParseSummary):
         return attrs.asdict(output)
+    if isinstance(output, EndpointDecision):  # the endpoint policy's decision, credentials masked
+        return {"endpoint": redact_url(output.endpoint), "given": redact_url(output.given),
+                "allowed": output.allowed, "rule": output.rule, "reason": output.reason}
     if attrs.has(type(output)):
         return {k: summarize(v) for k, v in attrs.asdict(output, recurse=False).items()}
     if isinstance(output, str | int | float | bool) or output is None:
