@@ -24,6 +24,7 @@ import urllib.parse
 
 import attrs
 
+from .checks import site_url
 from .errors import EndpointRefusedError, InvalidUrlError
 from .redact import redact_url
 
@@ -56,29 +57,17 @@ def shown(url: str) -> str:
 
 
 def url_problem(url: str) -> str | None:
-    """What is wrong with ``url`` as an http(s) URL to request, or None."""
-    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in url):
-        return "it contains spaces or control characters"
+    """What is wrong with ``url`` as an http(s) URL to request (:func:`stages.checks.site_url`'s words), or None."""
     try:
-        parts = urllib.parse.urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return "its host or port is malformed"
-    if parts.scheme.lower() not in SCHEMES:
-        return f"its scheme is {parts.scheme or 'missing'!r}: only http and https are requested"
-    if not parts.hostname:
-        return "it has no host"
-    if port == 0:
-        return "its port is 0"
+        site_url(url, "the URL")
+    except InvalidUrlError as error:
+        return str(error)
     return None
 
 
 def check_url(url: str, what: str = "the site URL") -> str:
-    """``url`` if it is an http(s) URL with a host and a valid port; else :class:`InvalidUrlError`."""
-    problem = url_problem(url)
-    if problem is not None:
-        raise InvalidUrlError(f"{what} {shown(url)!r} cannot be requested: {problem}")
-    return url
+    """``url`` if it is an http(s) URL with a host and a valid port; else :class:`InvalidUrlError` naming it."""
+    return site_url(url, what)
 
 
 def origin(url: str) -> tuple[str, str, int]:
