@@ -11,7 +11,19 @@ from hypothesis import strategies as st
 from chatgpt_es.server.errors import ApiError, api_error
 from chatgpt_es.server.request import parse_request
 from chatgpt_es.server.usage import estimated_usage
-from pipeline import CloudflareChallengeError, ProviderFailedError, RateLimitedError, TokenLimitError, TransportError
+from stages.errors import (
+    BotNotFoundError,
+    CloudflareChallengeError,
+    EndpointRefusedError,
+    ModelFailedError,
+    NoChatBoxError,
+    ProviderFailedError,
+    QuotaExceededError,
+    RateLimitedError,
+    TlsVerificationError,
+    TokenLimitError,
+    TransportError,
+)
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
@@ -62,6 +74,12 @@ def test_usage_is_characters_over_four_rounded_up() -> None:
     (CloudflareChallengeError("challenge", status=403), 503, "cloudflare_challenge"),
     (ProviderFailedError("failed"), 502, "bad_site_answer"),
     (TransportError("refused"), 502, "site_unreachable"),
+    (QuotaExceededError("quota used up"), 429, "site_quota_exceeded"),
+    (NoChatBoxError("no chat box"), 502, "site_has_no_chat_box"),
+    (ModelFailedError("empty stream"), 502, "site_model_failed"),
+    (TlsVerificationError("bad certificate"), 502, "site_tls_unverified"),
+    (EndpointRefusedError("file:///etc/passwd", "scheme", "only http and https"), 502, "site_endpoint_refused"),
+    (BotNotFoundError("no bot 7", available=("5",)), 400, "invalid_request"),
     (KeyError("secret detail"), 500, "internal_error"),
 ])
 def test_error_mapping(error: Exception, status: int, code: str) -> None:
