@@ -70,6 +70,15 @@ def default_root(site_url: str) -> str:
     return urllib.parse.urljoin(without_userinfo(site_url), "/?rest_route=/")
 
 
+def chat_url(box: ChatBox, site_url: str) -> str:
+    """Where a REST message for ``box``'s bot goes: the chat route under the root the page advertised.
+
+    The page names that root, so it passes the endpoint policy like any endpoint a page names
+    (:meth:`chatgpt_es.runtime.client.Site.endpoint_decision`): the key never goes to another site.
+    """
+    return route_url(box.rest_root or default_root(site_url), CHAT_ROUTE.format(bot=box.bot_id))
+
+
 def rest_messages(prompt: Prompt) -> list[dict[str, str]]:
     """The whole conversation, each turn as given; the system prompt goes once, before the first user turn."""
     turns = [(turn.role, turn.text) for turn in prompt.turns] + [("user", prompt.message)]
@@ -89,7 +98,7 @@ def build_request(prompt: Prompt, box: ChatBox, conversation: Conversation, endp
         raise InvalidArgumentError("the REST API needs the site's key (api_key=)")
     if not (box.bot_id or "").isdigit() or box.bot_id == "0":
         raise InvalidArgumentError("the REST API needs a chatbot id: the page shows no AIPKit chat box; pass bot_id=")
-    url = route_url(box.rest_root or default_root(site_url), CHAT_ROUTE.format(bot=box.bot_id))
+    url = chat_url(box, site_url)
     body = json.dumps({"messages": rest_messages(prompt)}, ensure_ascii=False)
     return HttpRequest(
         method="POST", url=url, purpose="rest", encoding="json", json_body=body,

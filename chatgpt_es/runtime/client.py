@@ -31,6 +31,7 @@ from stages.pagefacts import PageFacts, describe_page, lacks_chat_box
 from stages.parse import parse_answer
 from stages.payload import PROTOCOLS, new_stamp
 from stages.redact import redact_url
+from stages.rest import chat_url
 from stages.send import send_request
 from stages.transport import TransportOptions, open_session
 
@@ -63,7 +64,13 @@ class Site:
 
     def endpoint_decision(self, box: ChatBox, page_url: str | None = None,
                           allowed_hosts: tuple[str, ...] = ()) -> EndpointDecision:
-        """Where messages go, and why (:mod:`stages.endpoint`): resolved against the page's final URL."""
+        """Where messages go, and why (:mod:`stages.endpoint`): resolved against the page's final URL.
+
+        The REST API's chat route is checked too: the page advertised its root, and the site key goes there.
+        """
+        if box.protocol == "rest":
+            return decide_endpoint(page_url or self.url, chat_url(box, page_url or self.url),
+                                   allowed_hosts=allowed_hosts)
         if self.api_endpoint:
             return decide_endpoint(self.url, self.api_endpoint, explicit=True)
         # "relative URL" plugins print a path; no ajax_url at all: WordPress's own endpoint

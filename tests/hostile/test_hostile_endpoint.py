@@ -171,3 +171,22 @@ def test_the_endpoint_resolves_against_the_page_after_its_redirects() -> None:
                                                                       ("POST", "/wp-admin/admin-ajax.php")]
         referer = new_home.requests[1].headers["referer"]
         assert referer.startswith(new_home.url)  # the Referer is the page the site served
+
+
+def test_the_site_key_never_goes_to_a_rest_root_on_another_site() -> None:
+    """The page advertises its REST root (``Link: <…>; rel="https://api.w.org/"``): that root passes the endpoint
+    policy like an ``ajax_url`` would, so a hostile page cannot send the owner's key to another host."""
+    key = "aipk_live_" + "7" * 48
+    with servers(json_answer_handler()) as (other,):
+        root = f"http://localhost:{other.port}/wp-json/"
+
+        async def page(request: Request, writer: asyncio.StreamWriter) -> None:
+            writer.write(whole(b"<html><body>no chat box here</body></html>", link=f'<{root}>; rel="https://api.w.org/"'))
+
+        with Server(page) as server:
+            trace = pipeline.Trace()
+            with pytest.raises(EndpointRefusedError) as caught:
+                asyncio.run(ask(client(), site(server.url, api_key=key, bot_id="5"), trace=trace))
+            assert caught.value.rule == "other_site" and key not in str(caught.value)
+            assert other.connections == 0
+            assert [r.method for r in server.requests] == ["GET"]  # the page, and nothing else
