@@ -103,7 +103,8 @@ def fallback_refused(box: ChatBox, error: ResponseError) -> bool:
     refusal = isinstance(error, NonceRejectedError | BadStatusError | AnswerFormatError)
     passing = isinstance(error, RateLimitedError | CloudflareChallengeError) or (
         isinstance(error, ServerError) and error.transient)
-    return lacks_chat_box(box) and refusal and not passing
+    # a REST message needs no chat box: its failures are the REST API's, whatever the page shows
+    return box.protocol != "rest" and lacks_chat_box(box) and refusal and not passing
 
 
 def no_chat_box_error(url: str, facts: PageFacts | None, refusal: ResponseError) -> NoChatBoxError:

@@ -17,7 +17,9 @@ from e2e_helpers import FAST_RETRY, collect, new_client, provider_for, run
 import pipeline
 from chatgpt_es.emulator import Emulator
 from chatgpt_es.runtime.logs import configure_logging
+from stages.boxes import choose_box
 from stages.errors import (
+    BadStatusError,
     ChatGptEsError,
     InvalidArgumentError,
     InvalidMessagesError,
@@ -26,6 +28,8 @@ from stages.errors import (
     RestMessagesRejectedError,
     SiteKeyRejectedError,
 )
+from stages.extract import extract_chatbox
+from stages.pagefacts import fallback_refused
 from stages.rest import route_url
 
 KEY = "aipk_live_c2a7e3b19f04d6a58e2c71b0d39f4e6a15c8b72d09e3f6a4"
@@ -185,3 +189,13 @@ def test_the_provider_chat_takes_the_key_too(start_emulator: StartEmulator) -> N
 
     assert run(body()) == ["Echo: one [2 msgs: system,user]", "Echo: two [4 msgs: system,user,assistant,user]"]
     assert repr(KEY) not in repr(pipeline.Site(url="http://u.example/", api_key=KEY))
+
+
+def test_a_rest_failure_on_a_page_without_a_chat_box_is_not_called_a_missing_chat_box() -> None:
+    """The REST API needs no chat box: its 404 (a wrong root) stays a BadStatusError, while the same refusal of
+    the seed's fallback values on such a page is the missing chat box."""
+    fallback = extract_chatbox("<html><body>no chat here</body></html>")
+    rest = choose_box(fallback, "5", KEY)
+    refusal = BadStatusError("not found", status=404)
+    assert rest.protocol == "rest" and not fallback_refused(rest, refusal)
+    assert fallback_refused(fallback, refusal)
