@@ -124,3 +124,27 @@ def test_serve_refuses_a_bad_sites_file(tmp_path: Path) -> None:
     done = subprocess.run([*COMMAND, "serve", "--port", "0", "--sites", str(path)], capture_output=True, text=True,
                           encoding="utf-8", env=_env(), timeout=60, check=False)
     assert done.returncode == 2 and "url must be an http(s) URL" in done.stderr and done.stdout == ""
+
+
+def test_a_site_of_the_sites_file_keeps_its_bot_and_history(tmp_path: Path, start_emulator: StartEmulator) -> None:
+    """The site's choices (``bot``, ``site_key``, ``history`` in the file; ``--bot`` … for the default site)
+    reach every message the server sends."""
+    default, two_bots = start_emulator(), start_emulator(generation="aipkit", page="two-bots")
+    path = tmp_path / "sites.toml"
+    path.write_text(f'[second]\nurl = "{two_bots.base_url}/"\nsystem = ""\nbot = "9"\nhistory = "inline"\n',
+                    encoding="utf-8")
+    sites = load_sites(path, "", 4)
+    assert (sites["second"].site.bot_id, sites["second"].site.history) == ("9", "inline")
+    with ServerThread(config_for(default, sites=sites)) as url:
+        client = openai.OpenAI(base_url=url + "/v1", api_key="x", max_retries=0)
+        reply = client.chat.completions.create(model="second", messages=[{"role": "user", "content": "Hi"}])
+    assert reply.choices[0].message.content == "Echo: Hi"
+    assert two_bots.last_form["bot_id"] == "9"
+
+
+def test_serve_checks_its_address_before_binding() -> None:
+    for args, says in ((["--port", "99999"], "--port"), (["--host", "999.1.1.1"], "--host")):
+        done = subprocess.run([*COMMAND, "serve", *args], capture_output=True, text=True, encoding="utf-8",
+                              env=_env(), timeout=60, check=False)
+        assert done.returncode == 2 and says in done.stderr and "Traceback" not in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1

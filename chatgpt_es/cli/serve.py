@@ -16,11 +16,12 @@ from chatgpt_es.server.sites import DEFAULT_NAME
 from pipeline import InvalidArgumentError
 
 from .common import make_site, site_options
+from .types import PORT, Host
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option("--port", default=8000, show_default=True, help="0 = the OS picks a free port.")
+@click.option("--host", default="127.0.0.1", show_default=True, type=Host(), help="Address to bind.")
+@click.option("--port", default=8000, show_default=True, type=PORT, help="0 = the OS picks a free port.")
 @click.option("--api-key", envvar="CHATGPT_ES_API_KEY", default=None,
               help="Require 'Authorization: Bearer KEY' (also CHATGPT_ES_API_KEY).")
 @click.option("--sites", "sites_file", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -50,5 +51,8 @@ def serve_command(host: str, port: int, api_key: str | None, sites_file: Path | 
         click.echo(url)
         click.echo(f"OpenAI base URL: {url}/v1", err=True)
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(config, host, port, ready))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve(config, host, port, ready))
+    except OSError as error:  # the port is taken, the address is not this machine's, …
+        raise click.ClickException(f"cannot serve on {host}:{port}: {error.strerror or error}") from None

@@ -32,10 +32,16 @@ def with_choices(site: Site, *, bot_id: Any = None, api_key: Any = None, history
     if api_key is not None:
         if not isinstance(api_key, str) or not api_key.strip() or any(c in api_key for c in "\r\n"):
             raise InvalidArgumentError("api_key must be the site's REST API key, a non-empty one-line string")
-        add_secrets((api_key,))
+        add_secrets((api_key, api_key.strip()))
         changes["api_key"] = api_key.strip()
     if history is not None:
         if history not in HISTORY_STRATEGIES:
             raise InvalidArgumentError(f"history must be one of {', '.join(HISTORY_STRATEGIES)}, not {history!r}")
         changes["history"] = history
     return attrs.evolve(site, **changes) if changes else site
+
+
+def choices_of(site: Site) -> dict[str, Any]:
+    """The choices ``site`` carries, as the keywords :func:`with_choices` takes (for a provider call)."""
+    given = {"bot_id": site.bot_id, "api_key": site.api_key, "history": site.history}
+    return {name: value for name, value in given.items() if value is not None}

@@ -19,6 +19,7 @@ from typing import cast
 import attrs
 from aiohttp import web
 
+from chatgpt_es.runtime.choices import choices_of
 from chatgpt_es.runtime.logs import get_logger
 from pipeline import ChatGptEs, ChatGptEsError, Client, Settings
 
@@ -86,9 +87,10 @@ class Api:
         self.active[name] += 1
         try:
             entry = self.entries[name]
+            # (an async generator function, typed as an iterator)
             chunks = cast(AsyncGenerator[str, None], self.providers[name].create_async_generator(
                 chat.model, [dict(message) for message in chat.messages], client=self.client,
-                system_prompt=entry.site.system_prompt))  # (an async generator function, typed as an iterator)
+                system_prompt=entry.site.system_prompt, **choices_of(entry.site)))
             async with contextlib.aclosing(chunks):
                 async for text in chunks:
                     yield text

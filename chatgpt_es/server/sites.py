@@ -7,6 +7,9 @@
     endpoint = "…/admin-ajax.php"    # optional: the AJAX endpoint, else the one the page names
     system = "Be brief."             # optional: the system prompt, else the server's (--system)
     concurrency = 4                  # optional: concurrent site requests, else the server's (--concurrency)
+    bot = "9"                        # optional: which chat box (bot id), else the page's first
+    site_key = "aipk_live_…"         # optional: the site owner's REST API key (messages go through it)
+    history = "auto"                 # optional: legacy history strategy (auto, structured, inline)
 """
 
 from __future__ import annotations
@@ -18,10 +21,11 @@ from typing import Any
 
 import attrs
 
+from chatgpt_es.runtime.choices import with_choices
 from pipeline import ChatGptEs, InvalidArgumentError, Site
 
 DEFAULT_NAME = "default"
-KEYS = frozenset({"url", "endpoint", "system", "concurrency"})
+KEYS = frozenset({"url", "endpoint", "system", "concurrency", "bot", "site_key", "history"})
 
 
 @attrs.frozen
@@ -78,4 +82,9 @@ def _entry(path: Path, name: str, table: Any, system_prompt: str, concurrency: i
     limit = table.get("concurrency", concurrency)
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise InvalidArgumentError(f"{where}: concurrency must be a positive integer")
-    return SiteEntry(name, Site(url=url, api_endpoint=endpoint, system_prompt=system), limit)
+    try:
+        site = with_choices(Site(url=url, api_endpoint=endpoint, system_prompt=system), bot_id=table.get("bot"),
+                            api_key=table.get("site_key"), history=table.get("history"))
+    except InvalidArgumentError as error:
+        raise InvalidArgumentError(f"{where}: {error}") from None
+    return SiteEntry(name, site, limit)
