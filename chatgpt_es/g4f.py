@@ -39,11 +39,11 @@ __all__ = ["ChatGptEs", "register", "unregister"]
 
 #: g4f's own keyword arguments, dropped quietly: g4f itself honours them (``stream`` decides whether its
 #: client concatenates; ``stream_timeout`` bounds each chunk; ``max_tokens``/``stop`` cut the text
-#: client-side) or adds them on every call (``provider``, ``api_key``, ``base_url``, ``ignore_stream``).
+#: client-side) or adds them on every call (``provider``, ``base_url``, ``ignore_stream``).  ``api_key``, g4f's
+#: name for a provider's key, is the site owner's REST API key here (issue 13): passed on when given.
 #: Anything else a caller adds that this site cannot honour (``media``, ``temperature``, ``conversation``…)
 #: reaches :meth:`pipeline.ChatGptEs.create_async_generator`, which ignores it with a logged warning.
-G4F_HANDLED = frozenset({"stream", "stream_timeout", "max_tokens", "stop", "provider", "api_key", "base_url",
-                         "ignore_stream"})
+G4F_HANDLED = frozenset({"stream", "stream_timeout", "max_tokens", "stop", "provider", "base_url", "ignore_stream"})
 #: conversations of every event loop, by (site URL, digest of the turns): g4f's sync ``Client`` runs each
 #: call on a new loop, and the pipeline's clients are per loop, so they share this store instead
 _HELD: OrderedDict[tuple[str, str], Conversation] = OrderedDict()
@@ -104,6 +104,8 @@ class ChatGptEs(AsyncGeneratorProvider, ProviderModelMixin):  # type: ignore[mis
         options = {name: value for name, value in kwargs.items() if name not in G4F_HANDLED}
         if options.get("timeout") is None:
             options.pop("timeout", None)  # g4f's "no timeout given": the pipeline's default applies
+        if not options.get("api_key"):
+            options.pop("api_key", None)  # g4f passes api_key=None (or "") when the caller gave none
         provider = cls.pipeline_class()
         if "client" not in options:
             client_options = {name: options.pop(name) for name in list(options) if name in CLIENT_OPTIONS}

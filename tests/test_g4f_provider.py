@@ -149,6 +149,14 @@ def test_the_system_prompt_attribute_is_sent(legacy_site: Emulator) -> None:
 # -- what the site sees: post_id, bot, conversations ------------------------------------------
 
 
+def test_g4f_api_key_is_the_site_owners_rest_key(start_emulator: StartEmulator) -> None:
+    """g4f's name for a provider key, ``api_key``, reaches the site's REST API (with ``bot_id``)."""
+    key = "aipk_live_" + "4" * 48
+    emu = start_emulator(generation="aipkit", rest_key=key)
+    assert async_answer(local(emu), user("Hola"), api_key=key, bot_id="5") == "Echo: Hola [2 msgs: system,user]"
+    assert emu.counters.snapshot()["by_outcome"].get("rest_reply") == 1
+
+
 def test_legacy_posts_the_pages_post_id_and_bot(start_emulator: StartEmulator) -> None:
     shortcode, custom = start_emulator(), start_emulator(page="custom-bot", bot_id=42)
     assert async_answer(local(shortcode), user("a")) == "Echo: a"
