@@ -67,7 +67,7 @@ async def diagnose_site(client: Client, site: Site, message: str) -> tuple[list[
     if box.used_defaults:
         findings.append("  ! the post id fell back to the seed's default value: the site may refuse it.")
     trace = Trace()
-    client.remember(site, box)
+    client.remember(site, box, page.url)
     try:
         answer = "".join([chunk async for chunk in ask(client, site, [{"role": "user", "content": message}],
                                                        trace=trace)])

@@ -77,12 +77,13 @@ async def _record_into(client: Client, site: Site, messages: list[dict[str, str]
     conversation = new_conversation()
     stamp = new_stamp()
     endpoint = site.endpoint_for(box, page.url, transport.allow_endpoint_hosts)
-    request: HttpRequest | None = build_payload(prompt, box, conversation, endpoint, stamp, site.url)
+    # as the pipeline does: the page's URL after its redirects is what the payload and Referer/Origin name
+    request: HttpRequest | None = build_payload(prompt, box, conversation, endpoint, stamp, page.url)
     protocol = protocol_for(box)
     answers: list[dict[str, Any]] = []
     parsed: list[dict[str, Any]] = []
     while request is not None:
-        answer = await send_request(client.session, request, site.url, transport, new_stamp())
+        answer = await send_request(client.session, request, page.url, transport, new_stamp())
         body = await answer.read(transport.max_answer_bytes)
         result = parse_bytes(protocol.name, request.purpose, answer.head, [body])
         name = f"answer-{len(answers) + 1}.{_extension(answer.head.content_type)}"
@@ -98,7 +99,7 @@ async def _record_into(client: Client, site: Site, messages: list[dict[str, str]
     target.mkdir(parents=True, exist_ok=True)
     (target / "page.html").write_text(page.text.replace(nonce, STAND_IN_NONCE), encoding="utf-8")
     safe_box = attrs.evolve(box, nonce=attrs.evolve(box.nonce, value=STAND_IN_NONCE))
-    safe_endpoint, safe_site = redact_url(endpoint) or endpoint, redact_url(site.url) or site.url
+    safe_endpoint, safe_site = redact_url(endpoint) or endpoint, redact_url(page.url) or page.url
     payload = build_payload(prompt, safe_box, conversation, safe_endpoint, stamp, safe_site)
     case = {
         "description": f"recorded from {safe_site} with the message {message!r}",

@@ -271,8 +271,11 @@ class Client:
             raise AnswerFormatError("the nonce endpoint answered no nonce", status=answer.head.status)
         return attrs.evolve(rejected, nonce=attrs.evolve(rejected.nonce, value=nonce, rule="nonce_refresh"))
 
-    def remember(self, site: Site, box: ChatBox) -> None:
+    def remember(self, site: Site, box: ChatBox, page_url: str | None = None) -> None:
+        """Cache ``box`` for ``site``; ``page_url``: where its page ended up after redirects (endpoint, Referer)."""
         self._boxes[site.url] = CachedBox(box, time.monotonic() + self.settings.token_ttl)
+        if page_url is not None:
+            self._page_urls[site.url] = page_url
 
     def forget(self, site: Site) -> None:
         self._boxes.pop(site.url, None)

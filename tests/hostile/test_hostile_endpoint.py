@@ -13,6 +13,8 @@ import pytest
 from hostile_sites import Handler, Request, Server, ask, client, json_answer, legacy_site, servers, site, whole
 
 import pipeline
+from chatgpt_es.cli.diagnose import diagnose_site
+from chatgpt_es.cli.record import record_case
 from stages.endpoint import decide_endpoint, redirect_decision
 from stages.errors import EndpointRefusedError, InvalidUrlError
 
@@ -190,3 +192,23 @@ def test_the_site_key_never_goes_to_a_rest_root_on_another_site() -> None:
             assert caught.value.rule == "other_site" and key not in str(caught.value)
             assert other.connections == 0
             assert [r.method for r in server.requests] == ["GET"]  # the page, and nothing else
+
+
+@pytest.mark.parametrize("command", ["diagnose", "record"])
+def test_diagnose_and_record_follow_the_page_after_its_redirects(command: str, tmp_path: Path) -> None:
+    """As ``ask`` does: the endpoint, the Referer and the recorded site URL are the page's after its redirects."""
+    with servers(legacy_site(json_answer, ajax_url="/wp-admin/admin-ajax.php")) as (new_home,):
+        async def moved(request: Request, writer: asyncio.StreamWriter) -> None:
+            writer.write(whole(b"", status=302, location=f"{new_home.url}/chat/"))
+            await writer.drain()
+
+        with Server(moved) as old_home:
+            if command == "diagnose":
+                findings, ok = asyncio.run(diagnose_site(client(), site(old_home.url), "Hi"))
+                assert ok, findings
+            else:
+                asyncio.run(record_case(client(), site(old_home.url), "Hi", tmp_path / "case"))
+                assert new_home.url in (tmp_path / "case" / "case.json").read_text()
+            assert [r.method for r in old_home.requests] == ["GET"]
+        posts = [r for r in new_home.requests if r.method == "POST"]
+        assert posts and all(r.headers["referer"].startswith(new_home.url) for r in posts)
