@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from chatgpt_es.runtime.logs import level_from
+from chatgpt_es.cli.common import fail
+from chatgpt_es.runtime.logs import add_secrets, level_from
 
 CLI = [sys.executable, "-c", "from chatgpt_es.cli import main; main()"]
 
@@ -57,3 +58,12 @@ def test_a_proxy_password_never_reaches_the_logs_or_the_error_line() -> None:
     assert result.returncode == 1
     assert "error: TransportError" in result.stderr and '"event": "retry"' in result.stderr
     assert secret not in result.stderr + result.stdout
+
+
+def test_the_cli_error_line_masks_every_registered_secret(capsys: pytest.CaptureFixture[str]) -> None:
+    """A site may echo the owner's REST key (or a proxy password) in an error body: the one line hides it."""
+    add_secrets(("aipk_live_" + "9" * 48,))
+    with pytest.raises(SystemExit):
+        fail(f"SiteRefusedError: the key aipk_live_{'9' * 48} is not valid", debug=False)
+    line = capsys.readouterr().err
+    assert line.startswith("error: SiteRefusedError: the key ") and "9" * 48 not in line

@@ -12,10 +12,10 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from chatgpt_es.runtime.client import Client, RetryPolicy, Settings, Site
-from chatgpt_es.runtime.logs import add_secrets, get_logger
+from chatgpt_es.runtime.logs import add_secrets, get_logger, redact_registered
 from pipeline import ChatGptEs
 from stages.errors import ChatGptEsError, InvalidArgumentError
-from stages.redact import proxy_secrets, redact
+from stages.redact import proxy_secrets
 from stages.transport import InsecureTransportWarning, TransportOptions
 
 from . import one_line
@@ -58,7 +58,8 @@ def run_async(coroutine: Coroutine[Any, Any, int]) -> None:
 def fail(message: str, debug: bool) -> NoReturn:
     if debug:
         traceback.print_exc()
-    click.echo(f"error: {one_line(redact(message))}", err=True)  # an untyped error's text may hold a proxy URL
+    # an error's text may hold a proxy URL, or a secret the site echoed back (the REST key, a proxy password)
+    click.echo(f"error: {one_line(redact_registered(message))}", err=True)
     sys.exit(1)
 
 

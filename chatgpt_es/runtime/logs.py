@@ -35,6 +35,11 @@ def add_secrets(secrets: tuple[str, ...]) -> None:
     _secrets = tuple(sorted(set(_secrets) | {s for s in secrets if s}))
 
 
+def redact_registered(text: str) -> str:
+    """``text`` without any registered secret (and without URL credentials): for lines outside the log."""
+    return redact(text, _secrets)
+
+
 def redact_event(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key, value in list(event.items()):
         if isinstance(value, str):
