@@ -8,15 +8,25 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from stages.checks import host_problem, site_url
 from stages.errors import InvalidUrlError
 
+# click's ParamType takes its value types as parameters from click 8.5 on; older releases (>= 8.2, the lower
+# bound) cannot be subscripted at run time, so the parameters exist for the type checker only.
+if TYPE_CHECKING:
+    FloatType = click.ParamType[float, Any]
+    IntType = click.ParamType[int, Any]
+    TextType = click.ParamType[str, Any]
+    PathType = click.ParamType[Path, Any]
+else:
+    FloatType = IntType = TextType = PathType = click.ParamType
 
-class Seconds(click.ParamType[float, Any]):
+
+class Seconds(FloatType):
     """A finite number of seconds > 0 (``--timeout 0``, ``-5``, ``inf`` and ``nan`` are refused)."""
 
     name = "seconds"
@@ -37,7 +47,7 @@ class Seconds(click.ParamType[float, Any]):
         return seconds
 
 
-class Probability(click.ParamType[float, Any]):
+class Probability(FloatType):
     """A finite number in [0, 1]."""
 
     name = "rate"
@@ -52,7 +62,7 @@ class Probability(click.ParamType[float, Any]):
         return rate
 
 
-class Count(click.ParamType[int, Any]):
+class Count(IntType):
     """A whole number >= ``minimum`` (``hint`` says what the count means, for the error)."""
 
     name = "count"
@@ -74,7 +84,7 @@ class Count(click.ParamType[int, Any]):
 PORT = click.IntRange(0, 65535)
 
 
-class SiteUrl(click.ParamType[str, Any]):
+class SiteUrl(TextType):
     """An http(s) URL with a valid host and port (checked before any request)."""
 
     name = "url"
@@ -86,7 +96,7 @@ class SiteUrl(click.ParamType[str, Any]):
             self.fail(str(error).strip(), param, ctx)
 
 
-class Host(click.ParamType[str, Any]):
+class Host(TextType):
     """A host name or IP address to listen on."""
 
     name = "host"
@@ -98,7 +108,7 @@ class Host(click.ParamType[str, Any]):
         return str(value)
 
 
-class WritableFile(click.ParamType[Path, Any]):
+class WritableFile(PathType):
     """A file this process can create or append to: its folder exists and is writable, it is no folder."""
 
     name = "file"
@@ -125,7 +135,7 @@ def writable_problem(path: Path) -> str:
     return ""
 
 
-class WritableFolder(click.ParamType[Path, Any]):
+class WritableFolder(PathType):
     """A folder that exists and is writable, or can be made inside one that is."""
 
     name = "folder"
