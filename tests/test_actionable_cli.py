@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from cli_helpers import cli, site_args
-from conftest import StartEmulator
+from conftest import FIXTURES, StartEmulator
 from e2e_helpers import AJAX, serve_app
 from test_actionable_errors import LOGIN_PAGE, OTHER_NONCE_PAGE, STATIC_PAGE, WORDPRESS_PAGE
 
@@ -68,6 +68,9 @@ def closed_port() -> int:
     (["record", "case", "hi", "--into", "{input}"], "is a file, not a folder"),
     (["stage", "payload", "--nonce", "x", "--message", "  "], "messages[0] is blank"),
     (["nosuch"], "nosuch"),
+    (["ask", "hi", "--allow-endpoint-host", "http://x:1/"], "--allow-endpoint-host"),
+    (["serve", "--port", "99999"], "--port"),
+    (["serve", "--host", "999.1.1.1"], "--host"),
 ])
 def test_a_usage_error_is_one_line_and_exit_2(tmp_path: Path, args: list[str], said: str) -> None:
     items = tmp_path / "in.jsonl"
@@ -172,6 +175,14 @@ def test_stage_parse_prints_the_errors_message(tmp_path: Path) -> None:
     result = json.loads(done.stdout)
     assert result["error"] == "SiteRefusedError"
     assert result["message"].startswith("the site refused: Couldn't connect to the AI (HTTP 200)")
+
+
+def test_stage_parse_reads_a_rest_api_answer() -> None:
+    answer = FIXTURES / "cases" / "rest-messages-missing" / "answer.json"
+    done = cli("stage", "parse", str(answer), "--protocol", "rest", "--status", "400")
+    assert done.returncode == 1  # an answer that is an error: shown, and the exit status says so
+    shown = json.loads(done.stdout)
+    assert shown["error"] == "RestMessagesRejectedError" and "rest_missing_callback_param" in shown["message"]
 
 
 def test_stage_fetch_prints_the_headers(legacy_site: Emulator) -> None:

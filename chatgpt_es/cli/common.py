@@ -20,7 +20,7 @@ from stages.transport import InsecureTransportWarning, TransportOptions
 
 from . import one_line
 from .choices import choice_options, with_choices_given
-from .types import Count, Seconds, SiteUrl
+from .types import Count, Host, Seconds, SiteUrl
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = get_logger()
@@ -101,7 +101,7 @@ def site_options(function: F) -> F:
         click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (loudly warned)."),
         click.option("--impersonate", default="chrome", show_default=True, help="Browser profile for curl_cffi."),
         *choice_options(),
-        click.option("--allow-endpoint-host", "allow_endpoint_hosts", multiple=True, metavar="HOST",
+        click.option("--allow-endpoint-host", "allow_endpoint_hosts", multiple=True, metavar="HOST", type=Host(),
                      help="Let the page send messages to this host although it is another site (repeatable)."),
     ]
     for decorator in reversed(decorators):

@@ -117,8 +117,8 @@ def stage_extract(page: str, bot: str | None) -> None:
 @click.argument("answer")
 @click.option("--content-type", default=None, help="Default: guessed from the bytes (event stream or JSON).")
 @click.option("--status", default=200, show_default=True, type=click.IntRange(100, 599))
-@click.option("--protocol", type=click.Choice(["legacy", "aipkit"]), default="legacy", show_default=True)
-@click.option("--purpose", type=click.Choice(["message", "cache", "stream", "nonce"]), default=None)
+@click.option("--protocol", type=click.Choice(["legacy", "aipkit", "rest"]), default="legacy", show_default=True)
+@click.option("--purpose", type=click.Choice(["message", "cache", "stream", "nonce", "rest"]), default=None)
 @click.option("--retry-after", default=None, help="A Retry-After header value.")
 def stage_parse(answer: str, content_type: str | None, status: int, protocol: str, purpose: str | None,
                 retry_after: str | None) -> None:
@@ -129,7 +129,8 @@ def stage_parse(answer: str, content_type: str | None, status: int, protocol: st
         content_type = "text/event-stream" if stripped.startswith((b"data:", b":", b"event:")) else "application/json"
     headers = [("content-type", content_type)] + ([("retry-after", retry_after)] if retry_after else [])
     if purpose is None:
-        purpose = ("stream" if "event-stream" in content_type else "cache") if protocol == "aipkit" else "message"
+        purpose = {"aipkit": "stream" if "event-stream" in content_type else "cache", "rest": "rest"}.get(
+            protocol, "message")
     result = parse_bytes(protocol, purpose, AnswerHead("", status, tuple(headers)), [data], with_message=True)
     click.echo(json.dumps(result, ensure_ascii=False, indent=2))
     sys.exit(1 if result["error"] else 0)

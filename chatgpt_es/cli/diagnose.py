@@ -11,8 +11,13 @@ from stages.errors import (
     CloudflareChallengeError,
     ConsentRequiredError,
     EmbedNotAvailableError,
+    EndpointRefusedError,
     NonceRejectedError,
+    QuotaExceededError,
     RateLimitedError,
+    RestApiDisabledError,
+    SiteKeyRejectedError,
+    TlsVerificationError,
     TransportError,
     UnknownActionError,
 )
@@ -33,6 +38,15 @@ ADVICE: dict[type[ChatGptEsError], str] = {
                         "page suggests, or the plugin is disabled.",
     ConsentRequiredError: "The site wants its consent checkbox ticked; it cannot be answered from this client.",
     EmbedNotAvailableError: "AIPKit refuses requests from another origin: keep --url on the site's own host.",
+    TlsVerificationError: "The site's certificate does not verify: check the URL's host, or give its CA with "
+                          "--ca-file (only for a site you control: --insecure turns verification off).",
+    EndpointRefusedError: "The page names an endpoint on another site (or plain http from an https page): if that "
+                          "host belongs to the site, allow it with --allow-endpoint-host HOST.",
+    QuotaExceededError: "The site's guest quota is used up (or guests may not chat): wait for the next period, or "
+                        "log in on the site as its own page asks.",
+    SiteKeyRejectedError: "The site refused the REST API key: check --site-key against the one in the plugin's "
+                          "settings.",
+    RestApiDisabledError: "The site owner has not turned the REST API on: use the chat box (no --site-key).",
     TransportError: "The connection failed: check the URL, your network and --proxy; raise --connect-timeout.",
 }
 
