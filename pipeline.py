@@ -5,7 +5,7 @@
     send → parse → yield the text
 
 Each stage is a function in :mod:`stages`; this module only chains them,
-records them in a :class:`~chatgpt_es.trace.Trace`, retries what is
+records them in a :class:`~chatgpt_es.runtime.trace.Trace`, retries what is
 transient, and renews a refused nonce once.  The protocol generation (legacy
 ``wpaicg`` or AIPKit) is data chosen after extraction, so both run through
 the same loop: a protocol whose answer asks for a follow-up request (AIPKit's
@@ -31,7 +31,7 @@ from chatgpt_es.runtime.options import CLIENT_OPTIONS, settings_from
 from chatgpt_es.runtime.resilience import bounded, deadline_in, retrying, within
 from chatgpt_es.runtime.trace import StageRecord, Trace
 from stages.boxes import choose_box
-from stages.errors import (  # issue 13
+from stages.errors import (
     AnswerFormatError,
     BadStatusError,
     BotNotFoundError,
@@ -79,7 +79,6 @@ from stages.transport import require_curl_cffi
 __all__ = [
     "AnswerFormatError",
     "BadStatusError",
-    # issue 13
     "BotNotFoundError",
     "CacheMissError",
     "Chat",
@@ -158,7 +157,7 @@ async def ask(client: Client, site: Site, messages: Any, *, conversation: Conver
 async def _renewing_nonce(client: Client, site: Site, prompt: Prompt, conversation: Conversation,
                           trace: Trace, deadline: float | None, delivered: list[str]) -> AsyncIterator[str]:
     box = await bounded(deadline, client.chat_box(site, trace))                 # Получение nonce и post_id
-    box = _chosen(box, site, trace)                                             # issue 13: bot, REST API
+    box = _chosen(box, site, trace)                                             # the bot; the REST API
     try:
         async for text in _exchange_or_no_box(client, site, box, prompt, conversation, trace, deadline):
             yield text
@@ -222,8 +221,8 @@ async def exchange(client: Client, site: Site, box: ChatBox, prompt: Prompt, con
 class Chat:
     """A conversation that keeps its identity across turns, on either protocol generation.
 
-    The legacy site keeps no history: each message carries the earlier turns in
-    ``wpaicg_chat_history``.  AIPKit keeps the history itself, under the visitor's
+    The legacy site keeps no history: each message carries the earlier turns (in ``wpaicg_chat_history``
+    or inline in the message: ``Site.history``).  AIPKit keeps the history itself, under the visitor's
     ``session_id`` and the thread's ``conversation_uuid``: a chat keeps both ids, so each
     turn sends only the new message and the site remembers the rest.
     """
