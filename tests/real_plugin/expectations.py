@@ -105,3 +105,24 @@ PLAIN_PAGES: dict[str, str] = {
     "http://127.0.0.1:8083/plain/": "answer",
     "http://127.0.0.1:8082/plain/": "NoChatBoxError",
 }
+
+# -- 2.4.71: the owner's REST API, several bots, guest quotas, images (issue 13) -------------------------------
+
+#: The REST chat route asks the model WITHOUT streaming (no ``stream`` key in the model's request), keeps nothing
+#: between calls and forwards every turn verbatim; the client yields the reply as one chunk.
+REST_MODEL_STREAMS = False
+
+#: A bot id that is no chatbot: the plugin's PHP fatal error (``500 internal_server_error``; its intended
+#: ``404 rest_aipkit_bot_not_found`` is never sent, PROTOCOL-aipkit-additions §1.5).
+REST_UNKNOWN_BOT_STATUS = 500
+
+#: Images reach the model whether or not the bot's ``_aipkit_enable_image_upload`` is on: the setting only shows
+#: the upload button; neither the cache POST nor the stream reads it (additions §2.1). The client sends them either way.
+IMAGES_NEED_THE_BOT_SETTING = False
+
+
+def guest_tokens(answer: str) -> int:
+    """The tokens the 2.4.71 site records for one answered guest stream: the fake model's ``usage.total_tokens``,
+    10 + one per streamed piece (a piece: a word with the space before it)."""
+    return 10 + len(answer.split(" "))
+

@@ -12,6 +12,8 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -27,6 +29,8 @@ PORTS = (8081, 8082, 8083, 8084, MODEL_PORT)
 #: which WordPress code dir (and so which wp-config.php) serves each port
 SITE_OF_PORT = {8081: "wp19", 8083: "wp19", 8084: "wp19", 8082: "wp24"}
 DEFAULT_NONCE_SALT = "stand-nonce-salt-0001"
+#: the 2.4.71 inline bot (``/chatbot/``)
+INLINE_BOT = 6
 Generation = Literal["legacy", "aipkit"]
 
 
@@ -186,3 +190,40 @@ class Stand:
             if time.monotonic() > deadline:
                 raise StandError("the fake model did not start again")
             time.sleep(0.05)
+
+    # -- 2.4.71 settings (setup/set.php) ------------------------------------------------------------
+
+    def wp24(self, *args: str) -> Any:
+        """Run ``setup/set.php ARGS`` in the 2.4.71 site's folder; its JSON answer."""
+        done = subprocess.run(["php", str(self.scripts / "setup" / "set.php"), *args],
+                              cwd=self.folder / "sites" / "wp24", capture_output=True, text=True, timeout=60,
+                              check=False)
+        if done.returncode != 0:
+            raise StandError(f"set.php {args[0]} failed (exit {done.returncode}): {done.stderr.strip()[-300:]}")
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    @contextmanager
+    def bot_meta(self, bot: int, key: str, value: str) -> Iterator[None]:
+        """Bot meta ``key`` set to ``value`` for the block, then back to what it was."""
+        before = str(self.wp24("getmeta", str(bot), key)[key])
+        self.wp24("meta", str(bot), key, value)
+        try:
+            yield
+        finally:
+            self.wp24("meta", str(bot), key, before)
+
+    @contextmanager
+    def rest_api(self, key: str, enabled: bool = True) -> Iterator[None]:
+        """The owner's REST API with ``key`` stored, on (or off) for the block; then on or off as before (the key
+        stays stored when it was off before, as the admin's "disable" leaves it)."""
+        before = self.wp24("rest-state") or {}
+        self.wp24("rest-enable", key)
+        if not enabled:
+            self.wp24("rest-disable")
+        try:
+            yield
+        finally:
+            if before.get("public_api_enabled") == "1" and before.get("public_api_key"):
+                self.wp24("rest-enable", str(before["public_api_key"]))
+            else:
+                self.wp24("rest-disable")
