@@ -21,6 +21,7 @@ from real_plugin.stand import INLINE_BOT, PAGE, Stand, chat_messages
 from stages.errors import (
     ChatGptEsError,
     ImagesNotSupportedError,
+    InvalidArgumentError,
     RestApiDisabledError,
     RestBotUnknownError,
     SiteKeyRejectedError,
@@ -32,6 +33,10 @@ KEY = "aipk_live_" + secrets.token_hex(24)  # the plugin's own shape: aipk_live_
 WRONG_KEY = KEY[:-1] + ("1" if KEY[-1] != "1" else "2")
 URL = PAGE["2.4.71 inline"].url
 PORT = PAGE["2.4.71 inline"].port
+PLAIN_PAGE = "http://127.0.0.1:8082/plain/"
+#: the inline bot's page, as WordPress reaches it with plain permalinks
+PLAIN_PERMALINK_URL = "http://127.0.0.1:8082/?pagename=chatbot"
+STAND_PERMALINKS = "/%postname%/"
 #: quotes, backslashes, line breaks, tags, %25 and non-ASCII: the REST route forwards them untouched
 CONVERSATION = [
     {"role": "user", "content": 'She said "hi" <b>bold</b> 100%25 C:\\temp\\new\nline two Ünïcödé 日本語'},
@@ -53,9 +58,10 @@ def rest_on(stand: Stand) -> Iterator[Stand]:
         yield stand
 
 
-async def ask_rest(messages: list[dict[str, Any]], trace: pipeline.Trace | None = None, **kwargs: Any) -> list[str]:
+async def ask_rest(messages: list[dict[str, Any]], trace: pipeline.Trace | None = None, url: str = URL,
+                   **kwargs: Any) -> list[str]:
     async with pipeline.Client() as client:  # the default policy: 4 attempts for transient failures
-        return [chunk async for chunk in provider_for(URL).create_async_generator(
+        return [chunk async for chunk in provider_for(url).create_async_generator(
             "gpt-4o", messages, system_prompt="", client=client, trace=trace, **kwargs)]
 
 
@@ -88,6 +94,35 @@ def test_a_chat_with_the_key_sends_the_whole_conversation_each_turn(rest_on: Sta
     assert chat_messages(requests[0])[1:] == said[:1]
     assert chat_messages(requests[1])[1:] == said  # the server keeps nothing: the client sent it all
     assert second == echo(said[-1][1], ["system", "user", "assistant", "user"])
+
+
+@pytest.fixture
+def plain_permalinks(rest_on: Stand) -> Iterator[Stand]:
+    """Plain permalinks (as Settings › Permalinks saves them): ``/wp-json/`` is no longer routed, pages advertise
+    ``?rest_route=/``; the stand's ``/%postname%/`` afterwards."""
+    rest_on.wp24("permalinks", "")
+    try:
+        yield rest_on
+    finally:
+        rest_on.wp24("permalinks", STAND_PERMALINKS)
+
+
+def test_plain_permalinks_the_key_goes_to_the_rest_route_the_page_advertises(plain_permalinks: Stand) -> None:
+    served, trace = plain_permalinks.access_mark(PORT), pipeline.Trace()
+    chunks = run(ask_rest(CONVERSATION[-1:], trace, api_key=KEY, url=PLAIN_PERMALINK_URL))
+    assert chunks == [echo(CONVERSATION[-1]["content"], ["system", "user"])]
+    rest_route = f"POST /index.php?rest_route=/aipkit/v1/chat/{INLINE_BOT}/message"
+    assert plain_permalinks.served_since(PORT, served, rest_route) == 1
+
+
+def test_a_page_without_a_chat_box_needs_the_bot_id(rest_on: Stand) -> None:
+    """The REST API needs no chat box, only a bot id: without one, nothing is sent."""
+    served = rest_on.access_mark(PORT)
+    assert run(ask_rest(CONVERSATION[-1:], api_key=KEY, bot_id=INLINE_BOT, url=PLAIN_PAGE)) == [
+        echo(CONVERSATION[-1]["content"], ["system", "user"])]
+    with pytest.raises(InvalidArgumentError, match="bot_id"):
+        run(ask_rest(CONVERSATION[-1:], api_key=KEY, url=PLAIN_PAGE))
+    assert rest_on.served_since(PORT, served, "POST ") == 1
 
 
 def test_the_command_line_site_key(rest_on: Stand) -> None:
