@@ -67,6 +67,10 @@ def new_conversation() -> Conversation:
                         conversation_uuid=str(uuid.uuid4()))
 
 
+#: byte -> its base36 digit (``b % 36``), for :func:`new_stamp`
+_BASE36_OF_BYTE = bytes(ord(_BASE36[b % 36]) for b in range(256))
+
+
 def new_stamp() -> Stamp:
-    token = "".join(_BASE36[b % 36] for b in os.urandom(5))
+    token = os.urandom(5).translate(_BASE36_OF_BYTE).decode("ascii")
     return Stamp(now_ms=int(time.time() * 1000), token=token)
