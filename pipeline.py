@@ -157,7 +157,9 @@ async def ask(client: Client, site: Site, messages: Any, *, conversation: Conver
 
 async def _renewing_nonce(client: Client, site: Site, prompt: Prompt, conversation: Conversation,
                           trace: Trace, deadline: float | None, delivered: list[str]) -> AsyncIterator[str]:
-    box = await bounded(deadline, client.chat_box(site, trace))                 # Получение nonce и post_id
+    box = client.cached_box(site, trace)  # a cached box needs no deadline timer
+    if box is None:
+        box = await bounded(deadline, client.chat_box(site, trace))             # Получение nonce и post_id
     box = _chosen(box, site, trace)                                             # issue 13: bot, REST API
     try:
         async for text in _exchange_or_no_box(client, site, box, prompt, conversation, trace, deadline):
