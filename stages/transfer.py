@@ -159,7 +159,11 @@ class _HeaderTap:
         self.inner, self.transfer = inner, transfer
 
     def write(self, data: bytes) -> int:
-        self.transfer.touched()
+        transfer = self.transfer
+        if transfer._touched:  # the common case, once per header line: only the time of the last byte
+            transfer._last = transfer._loop.time()
+        else:
+            transfer.touched()
         return int(self.inner.write(data))
 
 
