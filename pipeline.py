@@ -15,8 +15,8 @@ cached message → its stream) simply goes round the send/parse loop again.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
-import json
 import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterator
@@ -156,7 +156,9 @@ async def ask(client: Client, site: Site, messages: Any, *, conversation: Conver
 
 async def _renewing_nonce(client: Client, site: Site, prompt: Prompt, conversation: Conversation,
                           trace: Trace, deadline: float | None, delivered: list[str]) -> AsyncIterator[str]:
-    box = await bounded(deadline, client.chat_box(site, trace))                 # Получение nonce и post_id
+    box = client.cached_box(site, trace)  # a cached box needs no deadline timer
+    if box is None:
+        box = await bounded(deadline, client.chat_box(site, trace))             # Получение nonce и post_id
     box = _chosen(box, site, trace)                                             # the bot; the REST API
     try:
         async for text in _exchange_or_no_box(client, site, box, prompt, conversation, trace, deadline):
@@ -273,13 +275,21 @@ def _held(site: Site) -> str:
 
 
 def _digest(turns: list[tuple[str, str]]) -> str:
-    return hashlib.sha256(json.dumps(turns).encode()).hexdigest()
+    """A conversation's key in the client's held conversations (in this process only: ``repr`` is unambiguous for
+    pairs of strings, and cheaper than JSON)."""
+    return hashlib.sha256(repr(turns).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _turns(messages: list[Any]) -> list[tuple[str, str]]:
     """(role, text) of each message, for recognising a conversation this client holds."""
     return [(str(m.get("role")), content_text(m.get("content", ""), f"messages[{i}]")) if isinstance(m, dict)
             else ("?", repr(m)) for i, m in enumerate(messages)]
+
+
+@functools.lru_cache(maxsize=64)
+def _site(url: str, api_endpoint: str | None, system_prompt: str) -> Site:
+    """A provider class's :class:`Site` (frozen): the same few per process, checked once."""
+    return Site(url=url, api_endpoint=api_endpoint, system_prompt=system_prompt)
 
 
 DEFAULT_URL = "https://chatgpt.es"
@@ -321,8 +331,11 @@ class ChatGptEs:
     @classmethod
     def site(cls, system_prompt: str | None = None) -> Site:
         """Where this class talks, with the endpoint rule of the seed's attributes applied."""
-        return Site(url=cls.url, api_endpoint=cls.api_endpoint if cls._endpoint_is_explicit() else None,
-                    system_prompt=cls.SYSTEM_PROMPT if system_prompt is None else system_prompt)
+        endpoint = cls.api_endpoint if cls._endpoint_is_explicit() else None
+        prompt = cls.SYSTEM_PROMPT if system_prompt is None else system_prompt
+        if all(isinstance(value, str | None) for value in (cls.url, endpoint, prompt)):
+            return _site(cls.url, endpoint, prompt)
+        return Site(url=cls.url, api_endpoint=endpoint, system_prompt=prompt)  # fails as it should, or later
 
     @classmethod
     def _endpoint_is_explicit(cls) -> bool:

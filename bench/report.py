@@ -102,6 +102,8 @@ class Machine:
     load_before: str
     started: float
     counters_before: tuple[float, float, float]
+    #: the versions of the project's runtime dependencies in this environment (what a fresh install got)
+    dependencies: str = ""
     load_after: str = ""
     #: CPU seconds other processes used during the run, the wall seconds, and the seconds stolen
     others: tuple[float, float, float] = (0.0, 0.0, 0.0)
@@ -113,7 +115,7 @@ class Machine:
         return cls(cpu=cpu_model(), cores=os.cpu_count() or 0, python=platform.python_version(),
                    date=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
                    revision=git_revision(), seed=seed, curl_cffi=version("curl_cffi"), load_before=_load(),
-                   started=time.monotonic(), counters_before=_cpu_seconds())
+                   started=time.monotonic(), counters_before=_cpu_seconds(), dependencies=_dependencies())
 
     def finished(self) -> Machine:
         busy0, steal0, own0 = self.counters_before
@@ -134,10 +136,27 @@ class Machine:
         return [
             f"- machine: {self.cpu}, {self.cores} cores; Python {self.python}; curl_cffi {self.curl_cffi}",
             f"- date: {self.date}; project revision: {self.revision}; seed: g4f {self.seed}",
+            f"- dependencies: {self.dependencies}",
             f"- load average (1 min) before / after the run: {self.load_before} / {self.load_after}; other "
             f"processes used {others:.0f} CPU s in the run's {wall:.0f} s ({share:.0%} of a core), "
             f"{steal:.0f} s stolen by the hypervisor",
         ]
+
+
+#: the project's runtime dependencies (pyproject.toml) and the emulator's server
+DEPENDENCIES = ("curl_cffi", "attrs", "structlog", "click", "rich", "aiohttp")
+
+
+def _dependencies() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    def one(name: str) -> str:
+        try:
+            return f"{name} {version(name)}"
+        except PackageNotFoundError:
+            return f"{name} (not installed)"
+
+    return ", ".join(one(name) for name in DEPENDENCIES)
 
 
 def _load() -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import attrs
 
 from .extraction import ExtractTiming, extraction, seed_extraction
+from .floor import GOAL, Floor
 from .memory import MIB, BatchMemory, MemoryPoint
 from .plan import Plan
 from .report import Row, ms, times
@@ -142,4 +143,18 @@ def memory_rows(batches: list[BatchMemory], rss: BatchMemory, mine: Cycles, thei
             f"{failed} failed or wrong; {rss.messages / rss.seconds:.0f} messages/s without tracemalloc "
             f"({', '.join(f'{got.messages / got.seconds:.0f}' for got in batches)} with)", "—", "—", "0 failed",
             failed == 0),
+    ]
+
+
+# -- the floor: a bare curl_cffi exchange of the same requests ---------------------------------------
+
+
+def floor_rows(got: list[Floor]) -> list[Row]:
+    """Client CPU per message against the floor (``bench/floor.py``), one row per protocol."""
+    return [
+        Row("9", f"client CPU per message against a bare curl_cffi exchange of the same requests, {row.label} "
+            f"(median of {row.rounds} interleaved rounds of {row.messages})",
+            f"{row.ours * 1000:.3f} ms (floor {row.bare * 1000:.3f} ms)", "—", f"{row.ratio:.2f}× the floor",
+            f"≤ {GOAL}× the floor", row.ok)
+        for row in got
     ]

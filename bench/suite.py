@@ -10,10 +10,20 @@ from pathlib import Path
 from typing import TypeVar
 
 from .contenders import Ours, Seed, seed_version
+from .floor import floors
 from .memory import RUN_BATCH, WORKERS, BatchMemory, in_child, run_batch_available
 from .plan import Plan
 from .report import REPO, Machine, Row, document, ms, table, times
-from .rows import AIPKIT_STREAM, LEGACY_STREAM, StreamShape, cpu_rows, extraction_rows, memory_rows, stream_rows
+from .rows import (
+    AIPKIT_STREAM,
+    LEGACY_STREAM,
+    StreamShape,
+    cpu_rows,
+    extraction_rows,
+    floor_rows,
+    memory_rows,
+    stream_rows,
+)
 from .scenarios import (
     Concurrent,
     Cpu,
@@ -213,6 +223,8 @@ def run(plan: Plan, output: Path | None) -> int:
         rows += asyncio.run(aipkit_latency(site, plan))
     with local_site(latency=lat, chunk_delay=delay, aipkit=True) as site:
         rows += asyncio.run(stream_block(site, plan, AIPKIT_STREAM, "8"))
+    _progress("zero latency, both protocols: scenario 9, client CPU against a bare curl_cffi exchange")
+    rows += floor_rows(floors(plan.floor_messages, plan.floor_rounds))
 
     rows.sort(key=lambda row: row.scenario)
     seconds = time.perf_counter() - started
@@ -233,6 +245,8 @@ def run(plan: Plan, output: Path | None) -> int:
     if output is not None:
         output.write_text(document(machine, rows, notes, COMMAND, seconds), encoding="utf-8")
         print(f"written to {output}")
+    for row in missed:
+        print(f"MISSED target: scenario {row.scenario}, {row.figure}: {row.ours} (target {row.target})")
     return 1 if missed else 0
 
 
@@ -249,6 +263,10 @@ NOTES = [
     "(it posts the legacy action to an AIPKit site, which answers `0`); its cells show the error it raises.",
     "Scenario 6, g4f column: the seed's nonce and post_id regex chain (verbatim from g4f 0.5.2.0's "
     "ChatGptEs, where it is inline) on the same page.",
+    "Scenario 9 (bench/floor.py): this process's CPU time per message, ours (`create_async_generator`) against "
+    "a bare curl_cffi `AsyncSession` exchange of the same requests (legacy: the POST and `.json()`; AIPKit: the "
+    "cache POST and `.json()`, then the stream GET read whole), the same form fields, one zero-latency site per "
+    "protocol; rounds of each alternate, and each figure is the median over rounds.",
     "Scenario 7: each batch runs in a fresh interpreter against the zero-latency site, tracemalloc started after "
     "a 200-message warm-up.  Every 1,000 messages: the peak of that window, then a full collection and the live "
     "memory (32 messages in flight), then the peak is reset.  Live memory is compared between the first and the "

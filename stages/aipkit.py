@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import attrs
-
 from .aipkit_events import done_event, named_event, quota_error
 from .errors import (
     AnswerFormatError,
@@ -164,7 +162,9 @@ def on_event(progress: StreamProgress, event: SseEvent) -> tuple[StreamProgress,
         if isinstance(delta, str):
             if not delta:
                 return progress, ()
-            return attrs.evolve(progress, settled=True), (Text(clean(delta)),)  # settled: text has arrived
+            settled = progress if progress.settled else StreamProgress(progress.started, progress.ended,
+                                                                       progress.held, True)
+            return settled, (Text(clean(delta)),)  # settled: text has arrived
         return progress, (Notice("data", event.data[:200]),)
     if name == "message_start":
         return StreamProgress(started=True, ended=progress.ended), (Notice(name, event.data[:200]),)

@@ -37,12 +37,34 @@ def seconds_or_none(instance: object, attribute: attrs.Attribute[Any], value: An
         seconds(instance, attribute, value)
 
 
+#: URLs that passed :func:`site_url` (a few per site: page, endpoint, redirects); a message checks them again
+_GOOD_URLS: dict[str, None] = {}
+_GOOD_URLS_MAX = 512
+_QUERY = re.compile(r"[?#]")
+
+
 def site_url(url: object, name: str = "url") -> str:
     """``url`` when it is an http(s) URL with a host (and a valid port); else :class:`InvalidUrlError` naming it.
 
     Pure and cheap: it runs before any request, so that a typo fails at once with one clear line instead of
-    a curl error after a connect timeout (or four).
+    a curl error after a connect timeout (or four).  URLs that passed are remembered (a bounded set).
     """
+    if type(url) is str:
+        # only the part before the query decides (scheme, host, port): a request URL's query changes per message
+        cut = _QUERY.search(url)
+        head = url if cut is None else url[: cut.start()]
+        if head in _GOOD_URLS and (cut is None or not _FORBIDDEN.search(url, cut.start())):
+            return url
+    _check_url(url, name)
+    assert isinstance(url, str)
+    if len(_GOOD_URLS) >= _GOOD_URLS_MAX:
+        _GOOD_URLS.clear()
+    cut = _QUERY.search(url)
+    _GOOD_URLS[url if cut is None else url[: cut.start()]] = None
+    return url
+
+
+def _check_url(url: object, name: str) -> None:
     if not isinstance(url, str):
         raise InvalidUrlError(f"{name} must be a string, not {type(url).__name__}")
     shown = repr(redact_url(url) or url)
@@ -66,7 +88,6 @@ def site_url(url: object, name: str = "url") -> str:
     problem = host_problem(host)
     if problem:
         raise InvalidUrlError(f"{name} {shown}: {problem}")
-    return url
 
 
 def host_problem(host: str) -> str:

@@ -20,6 +20,7 @@ trace shows why an endpoint was taken or refused.
 
 from __future__ import annotations
 
+import functools
 import urllib.parse
 
 import attrs
@@ -93,9 +94,14 @@ def same_site(a: str, b: str) -> bool:
     return scheme_a == scheme_b and port_a == port_b and site_host(host_a) == site_host(host_b)
 
 
+@functools.lru_cache(maxsize=256)
 def decide_endpoint(page_url: str, given: str | None, *, explicit: bool = False,
                     allowed_hosts: tuple[str, ...] = ()) -> EndpointDecision:
-    """Stage: the endpoint a message goes to, from the page's final URL and what the page named."""
+    """Stage: the endpoint a message goes to, from the page's final URL and what the page named.
+
+    Pure, and its decision is immutable: the decisions for the few sites a client talks to are kept
+    (every message of a site asks the same question; the trace still records each one).
+    """
     endpoint = urllib.parse.urljoin(page_url, given if given is not None else DEFAULT_ENDPOINT).strip()
 
     def refused(rule: str, reason: str) -> EndpointDecision:

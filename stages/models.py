@@ -158,7 +158,8 @@ class Conversation:
 
     def advanced(self, turns: int) -> Conversation:
         """The same conversation after the site stored ``turns`` more turns."""
-        return attrs.evolve(self, server_turns=self.server_turns + turns)
+        return Conversation(self.client_id, self.session_id, self.conversation_uuid, self.server_turns + turns,
+                            self.previous_response_id)
 
 
 @attrs.frozen

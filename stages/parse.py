@@ -196,7 +196,13 @@ def _events(state: ParseState, events: tuple[SseEvent, ...]) -> tuple[ParseState
         except ChatGptEsError as error:
             return attrs.evolve(state, progress=progress, failure=error), tuple(outcomes)
         outcomes.extend(decided)
-    return attrs.evolve(state, progress=progress), tuple(outcomes)
+    return _progressed(state, progress), tuple(outcomes)
+
+
+def _progressed(state: ParseState, progress: StreamProgress) -> ParseState:
+    """``state`` with the protocol's new progress: built directly, as this runs once per chunk of events."""
+    return ParseState(state.protocol, state.purpose, state.head, state.stream, state.max_bytes, state.received,
+                      state.parts, state.sse, progress, state.failure)
 
 
 def finish(state: ParseState) -> tuple[ParseState, tuple[Outcome, ...]]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import time
 import urllib.parse
-import uuid
 
 from .aipkit import AIPKIT
 from .legacy import LEGACY
@@ -62,11 +61,24 @@ def request_url(request: HttpRequest) -> str:
 # The two impure helpers: randomness and time for the pure builders above.
 
 def new_conversation() -> Conversation:
-    """Fresh visitor ids: the seed's ``os.urandom(5).hex()`` client id and AIPKit's v4 UUIDs."""
-    return Conversation(client_id=os.urandom(5).hex(), session_id=str(uuid.uuid4()),
-                        conversation_uuid=str(uuid.uuid4()))
+    """Fresh visitor ids: the seed's ``os.urandom(5).hex()`` client id and AIPKit's v4 UUIDs (one urandom call)."""
+    raw = os.urandom(37)
+    return Conversation(client_id=raw[:5].hex(), session_id=_uuid4(raw[5:21]), conversation_uuid=_uuid4(raw[21:]))
+
+
+def _uuid4(random16: bytes) -> str:
+    """What ``str(uuid.uuid4())`` gives for these 16 random bytes (version 4, RFC 4122 variant)."""
+    raw = bytearray(random16)
+    raw[6] = raw[6] & 0x0F | 0x40
+    raw[8] = raw[8] & 0x3F | 0x80
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+#: byte -> its base36 digit (``b % 36``), for :func:`new_stamp`
+_BASE36_OF_BYTE = bytes(ord(_BASE36[b % 36]) for b in range(256))
 
 
 def new_stamp() -> Stamp:
-    token = "".join(_BASE36[b % 36] for b in os.urandom(5))
+    token = os.urandom(5).translate(_BASE36_OF_BYTE).decode("ascii")
     return Stamp(now_ms=int(time.time() * 1000), token=token)

@@ -9,6 +9,7 @@ the nonce and the cookie to another host), and a POST only on 307/308.
 
 from __future__ import annotations
 
+import functools
 import urllib.parse
 from typing import TYPE_CHECKING
 
@@ -23,15 +24,24 @@ if TYPE_CHECKING:
     from curl_cffi.requests import AsyncSession, Response
 
 
+@functools.lru_cache(maxsize=256)
 def site_origin(url: str) -> str:
     """``scheme://host[:port]`` of a URL (never its credentials)."""
     parts = urllib.parse.urlsplit(without_userinfo(url))
     return f"{parts.scheme}://{parts.netloc}"
 
 
+@functools.lru_cache(maxsize=256)
+def _referer(site_url: str) -> str:
+    return without_userinfo(site_url).rstrip("/") + "/"
+
+
 def request_headers(request: HttpRequest, site_url: str, content_type: str | None) -> dict[str, str]:
-    """The seed's headers (referer, origin, accept, content-type) plus the request's own."""
-    headers = {"accept": "*/*", "referer": without_userinfo(site_url).rstrip("/") + "/"}
+    """The seed's headers (referer, origin, accept, content-type) plus the request's own.
+
+    Referer and Origin come from the site's page URL, the same every message: their forms are kept.
+    """
+    headers = {"accept": "*/*", "referer": _referer(site_url)}
     if request.method == "POST":
         headers["origin"] = site_origin(site_url)
     if content_type:

@@ -84,7 +84,7 @@ def _lines(state: SseState, lines: list[bytes]) -> tuple[SseState, tuple[SseEven
             if data:
                 events.append(SseEvent(event or "message", "\n".join(items(data)), id_))
             event, data, id_, dirty = "", (), None, False
-    return attrs.evolve(state, event=event, data=data, id=id_, dirty=dirty), tuple(events)
+    return SseState(state.pending, state.after_cr, state.begun, event, data, id_, dirty), tuple(events)
 
 
 def feed_sse(state: SseState, chunk: bytes) -> tuple[SseState, tuple[SseEvent, ...]]:
@@ -103,8 +103,8 @@ def feed_sse(state: SseState, chunk: bytes) -> tuple[SseState, tuple[SseEvent, .
     buffer = b"".join([*items(state.pending), chunk])
     parts = _LINE_END.split(buffer)
     rest = parts.pop()
-    return _lines(attrs.evolve(state, pending=push((), rest) if rest else (), after_cr=buffer.endswith(b"\r"),
-                               begun=True), parts)
+    return _lines(SseState(push((), rest) if rest else (), buffer.endswith(b"\r"), True, state.event, state.data,
+                           state.id, state.dirty), parts)
 
 
 def end_sse(state: SseState) -> tuple[SseEvent, ...]:

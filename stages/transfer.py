@@ -159,8 +159,19 @@ class _HeaderTap:
         self.inner, self.transfer = inner, transfer
 
     def write(self, data: bytes) -> int:
-        self.transfer.touched()
+        transfer = self.transfer
+        if transfer._touched:  # the common case, once per header line: only the time of the last byte
+            transfer._last = transfer._loop.time()
+        else:
+            transfer.touched()
         return int(self.inner.write(data))
+
+
+_WRITEFUNCTION = int(CurlOpt.WRITEFUNCTION)
+_HEADERDATA = int(CurlOpt.HEADERDATA)
+_LOW_SPEED = frozenset({int(CurlOpt.LOW_SPEED_LIMIT), int(CurlOpt.LOW_SPEED_TIME)})
+#: the options a transfer takes over (looked up as plain ints: about 20 options are set per request)
+_GUARDED = frozenset({_WRITEFUNCTION, _HEADERDATA, *_LOW_SPEED})
 
 
 class GuardedCurl(Curl):
@@ -170,14 +181,14 @@ class GuardedCurl(Curl):
 
     def setopt(self, option: CurlOpt, value: Any) -> int:
         transfer = self.transfer
-        if transfer is not None:
-            if option == CurlOpt.WRITEFUNCTION:
+        if transfer is not None and option in _GUARDED:
+            if option == _WRITEFUNCTION:
                 value = transfer.writer(value)
-            elif option == CurlOpt.HEADERDATA:
+            elif option == _HEADERDATA:
                 value = _HeaderTap(value, transfer)
-            elif option in (CurlOpt.LOW_SPEED_LIMIT, CurlOpt.LOW_SPEED_TIME):
-                return 0  # curl_cffi's stand-in for a read timeout; the watchdog is the real one
-        return super().setopt(option, value)
+            else:
+                return 0  # LOW_SPEED_*: curl_cffi's stand-in for a read timeout; the watchdog is the real one
+        return Curl.setopt(self, option, value)
 
 
 class GuardedSession(AsyncSession[Response]):

@@ -9,6 +9,7 @@ on decoded bytes, silence watchdog, abort at once): see :mod:`stages.transfer`.
 
 from __future__ import annotations
 
+import functools
 import os
 import urllib.parse
 import warnings
@@ -216,8 +217,19 @@ class Answer:
 
 
 def _site_of(url: str) -> str:
+    return _origin_key(url.partition("?")[0].partition("#")[0])
+
+
+@functools.lru_cache(maxsize=256)
+def _origin_key(url: str) -> str:
+    """The per-site slot's key (a request URL checked by check_url, without its query: the same few per site)."""
     parts = urllib.parse.urlsplit(url)
     return f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}:{parts.port or ''}"
+
+
+def _what(method: str, url: str, options: TransportOptions) -> str:
+    """The request as an error names it (credentials masked): built only when there is an error."""
+    return f"{method} {redact(url, options.secrets)}"
 
 
 async def open_answer(session: AsyncSession[Response], method: str, url: str, options: TransportOptions,
@@ -230,7 +242,6 @@ async def open_answer(session: AsyncSession[Response], method: str, url: str, op
     from .transfer import CURRENT, GuardedSession, Transfer
 
     check_url(url, "the request URL")  # curl_cffi fails on some (javascript:, data:, bad ports) in a stray task
-    what = f"{method} {redact(url, options.secrets)}"
     transfer = Transfer(limit or options.max_answer_bytes, options.connect_timeout + options.read_timeout,
                         options.read_timeout)
     token = CURRENT.set(transfer)
@@ -243,13 +254,13 @@ async def open_answer(session: AsyncSession[Response], method: str, url: str, op
     except BaseException as error:
         transfer.abort()
         if isinstance(error, Exception):
-            raise transport_error(error, what, options, transfer) from None
+            raise transport_error(error, _what(method, url, options), options, transfer) from None
         raise
     finally:
         CURRENT.reset(token)
     if transfer.failure is not None:
         transfer.abort()
-        raise failure_error(transfer, what, options, status=int(response.status_code))
+        raise failure_error(transfer, _what(method, url, options), options, status=int(response.status_code))
     head = AnswerHead(
         url=str(response.url),
         status=int(response.status_code),

@@ -130,3 +130,27 @@ def test_payload_building_takes_any_page_values(box: ChatBox, said: list[str]) -
     assert request.field("bot_id") in {box.bot_id, "0"}
     sent = request.field("message") or ""
     assert said[-1] in sent
+
+
+@given(st.binary(min_size=16, max_size=16))
+def test_conversation_uuids_are_what_uuid4_makes_of_the_same_bytes(random16: bytes) -> None:
+    import uuid
+
+    from stages.payload import _uuid4
+
+    assert _uuid4(random16) == str(uuid.UUID(bytes=random16, version=4))
+
+
+def test_new_conversations_have_fresh_ids_of_the_expected_forms() -> None:
+    import re
+    import uuid
+
+    from stages.payload import new_conversation
+
+    first, second = new_conversation(), new_conversation()
+    assert re.fullmatch(r"[0-9a-f]{10}", first.client_id)
+    for value in (first.session_id, first.conversation_uuid):
+        parsed = uuid.UUID(value)
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122 and str(parsed) == value
+    assert len({first.session_id, first.conversation_uuid, second.session_id, second.conversation_uuid}) == 4
+    assert first.client_id != second.client_id

@@ -179,12 +179,17 @@ class Client:
 
     async def chat_box(self, site: Site, trace: Trace) -> ChatBox:
         """The site's chat box: from the cache, from a fetch under way, or fetched now."""
+        box = self.cached_box(site, trace)
+        return box if box is not None else await self._shared(site, trace, lambda: self._fetch(site, trace))
+
+    def cached_box(self, site: Site, trace: Trace) -> ChatBox | None:
+        """The site's chat box if the cache holds a live one (recorded in the trace), else None."""
         self._check_loop()
         cached = self._boxes.get(site.url)
         if cached is not None and cached.expires > time.monotonic():
             trace.note("fetch", {"url": site.url, "cached": True}, "page tokens from the cache")
             return cached.box
-        return await self._shared(site, trace, lambda: self._fetch(site, trace))
+        return None
 
     async def renew_nonce(self, site: Site, rejected: ChatBox, trace: Trace) -> ChatBox:
         """A chat box with a fresh nonce after ``rejected`` was refused (shared by concurrent callers)."""

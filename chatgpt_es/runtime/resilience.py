@@ -114,18 +114,52 @@ async def bounded(deadline: float | None, awaitable: Awaitable[T]) -> T:
 
 
 async def within(deadline: float | None, items: AsyncIterator[T]) -> AsyncIterator[T]:
-    """``items``, each within the deadline (keep-alive comments in a stream do not reset it)."""
+    """``items``, each within the deadline (keep-alive comments in a stream do not reset it).
+
+    One timer for the whole answer, not one per item: it cancels the task only while it waits for an item
+    (as ``asyncio.timeout_at`` would); once it has fired, the next wait does not start.
+    """
     iterator = aiter(items)
-    while True:
-        try:
-            async with asyncio.timeout_at(deadline):
+    if deadline is None:
+        while True:
+            try:
                 item = await anext(iterator)
-        except StopAsyncIteration:
-            return
-        except TimeoutError:
-            await _close(iterator)
-            raise deadline_error("while reading the answer") from None
-        yield item
+            except StopAsyncIteration:
+                return
+            yield item
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    waiting = expired = False
+
+    def expire() -> None:
+        nonlocal expired
+        expired = True
+        if waiting:
+            task.cancel()
+
+    timer = loop.call_at(deadline, expire)
+    try:
+        while True:
+            if expired or loop.time() >= deadline:
+                await _close(iterator)
+                raise deadline_error("while reading the answer")
+            cancelling = task.cancelling()
+            waiting = True
+            try:
+                item = await anext(iterator)
+            except StopAsyncIteration:
+                return
+            except asyncio.CancelledError:
+                if expired and task.uncancel() <= cancelling:  # our timer's cancellation, nobody else's
+                    await _close(iterator)
+                    raise deadline_error("while reading the answer") from None
+                raise
+            finally:
+                waiting = False
+            yield item
+    finally:
+        timer.cancel()
 
 
 async def _close(iterator: AsyncIterator[Any]) -> None:
