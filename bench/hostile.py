@@ -6,7 +6,7 @@
 * parse time of 8 MiB in one-byte chunks: the parse stage fed one byte at a time, and end to end, an
   answer a site sends as 8 MiB of one-byte HTTP chunks (the time in the parse stage, how many reads it
   saw, the whole exchange, the longest the event loop was held);
-* time to recover after 64 stuck transfers: 64 messages to pages of 8 sites that drip their heads byte by
+* time to recover after every transfer of a session is stuck: messages to pages of sites that drip their heads byte by
   byte (every curl handle of the session) give up at their 0.5 s deadline, then one message to a healthy
   site, on the same client.
 
@@ -30,6 +30,7 @@ import pipeline
 import stages.parse as parse_module
 from stages.legacy import LEGACY
 from stages.models import AnswerHead
+from stages.transfer import MAX_TRANSFERS, PER_SITE
 from stages.transport import TransportOptions
 
 Handler = Callable[[str, asyncio.StreamWriter], Awaitable[None]]
@@ -220,9 +221,10 @@ def recover_after_stuck() -> dict[str, Any]:
         await writer.drain()
 
     with contextlib.ExitStack() as stack, Site(good) as healthy:
-        # 8 sites × 8 pages (a site's concurrent page fetches are shared, and a site gets 8 transfers at most):
-        # 64 live transfers, every curl handle of the session
-        pages = [f"{stack.enter_context(Site(drip))}/page{i}" for _ in range(8) for i in range(8)]
+        # sites × PER_SITE pages (a site's concurrent page fetches are shared, and a site gets PER_SITE transfers at
+        # most): MAX_TRANSFERS live transfers, every curl handle of the session
+        pages = [f"{stack.enter_context(Site(drip))}/page{i}"
+                 for _ in range(MAX_TRANSFERS // PER_SITE) for i in range(PER_SITE)]
 
         async def run() -> tuple[int, float]:
             settings = pipeline.Settings(total_timeout=0.5, retry=pipeline.RetryPolicy(attempts=1))
@@ -239,8 +241,8 @@ def recover_after_stuck() -> dict[str, Any]:
 
 def print_stuck() -> None:
     stuck = recover_after_stuck()
-    print(f"64 stuck transfers ({stuck['gave_up']} gave up at their 0.5 s deadline): the next message to a "
-          f"healthy site answered {stuck['recover_s']:.3f} s later")
+    print(f"{MAX_TRANSFERS} stuck transfers ({stuck['gave_up']} gave up at their 0.5 s deadline): the next message "
+          f"to a healthy site answered {stuck['recover_s']:.3f} s later")
 
 
 def main() -> None:

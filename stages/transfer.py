@@ -36,10 +36,11 @@ from curl_cffi import Curl, CurlError, CurlOpt
 from curl_cffi.curl import CURL_WRITEFUNC_ERROR
 from curl_cffi.requests import AsyncSession, Response
 
-#: curl handles (concurrent transfers) of one session
-MAX_TRANSFERS = 64
-#: concurrent transfers one site (origin) may hold, like a browser's six per host, with room for a batch
-PER_SITE = 8
+#: curl handles (concurrent transfers) of one session (made when first needed)
+MAX_TRANSFERS = 256
+#: concurrent transfers one site (origin) may hold: 64 conversations with one site run at once (a batch, a
+#: server in front of it), and a site that never answers still leaves three quarters of the handles to others
+PER_SITE = 64
 #: the transfer of the request being set up in this task (read when curl_cffi takes a handle)
 CURRENT: contextvars.ContextVar[Transfer | None] = contextvars.ContextVar("chatgpt_es_transfer", default=None)
 
