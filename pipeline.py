@@ -10,13 +10,17 @@ transient, and renews a refused nonce once.  The protocol generation (legacy
 ``wpaicg`` or AIPKit) is data chosen after extraction, so both run through
 the same loop: a protocol whose answer asks for a follow-up request (AIPKit's
 cached message → its stream) simply goes round the send/parse loop again.
+
+It is longer than the project's other modules on purpose: the orchestrator, the conversation object
+(:class:`Chat`) and the seed's provider (:class:`ChatGptEs`) live together, where the design card puts
+them, and every typed error is re-exported here (``pipeline.ChatGptEsError`` and its family) — a quarter
+of the file is those names.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterator
@@ -26,6 +30,7 @@ import attrs
 
 from chatgpt_es.runtime.choices import CHOICES, with_choices
 from chatgpt_es.runtime.client import Client, RetryPolicy, Settings, Site
+from chatgpt_es.runtime.held import held_key, turns_of
 from chatgpt_es.runtime.logs import get_logger
 from chatgpt_es.runtime.options import CLIENT_OPTIONS, settings_from
 from chatgpt_es.runtime.resilience import bounded, deadline_in, retrying, within
@@ -269,23 +274,6 @@ class Chat:
 # -- the provider ---------------------------------------------------------------------
 
 
-def _held(site: Site) -> str:
-    """Whose conversations a client holds: the site's, per bot (each bot keeps its own thread)."""
-    return site.url if site.bot_id is None else f"{site.url}#bot={site.bot_id}"
-
-
-def _digest(turns: list[tuple[str, str]]) -> str:
-    """A conversation's key in the client's held conversations (in this process only: ``repr`` is unambiguous for
-    pairs of strings, and cheaper than JSON)."""
-    return hashlib.sha256(repr(turns).encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _turns(messages: list[Any]) -> list[tuple[str, str]]:
-    """(role, text) of each message, for recognising a conversation this client holds."""
-    return [(str(m.get("role")), content_text(m.get("content", ""), f"messages[{i}]")) if isinstance(m, dict)
-            else ("?", repr(m)) for i, m in enumerate(messages)]
-
-
 @functools.lru_cache(maxsize=64)
 def _site(url: str, api_endpoint: str | None, system_prompt: str) -> Site:
     """A provider class's :class:`Site` (frozen): the same few per process, checked once."""
@@ -411,8 +399,8 @@ class ChatGptEs:
             raise InvalidMessagesError(f"messages must be a list of {{role, content}} objects, "
                                        f"not {type(messages).__name__}")
         site = with_choices(cls.site(system_prompt), **choices)
-        turns = _turns(messages)
-        conversation = client.take((_held(site), _digest(turns[:-1]))) if len(turns) > 1 else None
+        turns = turns_of(messages)
+        conversation = client.take(held_key(site, turns[:-1])) if len(turns) > 1 else None
         conversation = conversation or new_conversation()
         answer: list[str] = []
         async with client.in_use():  # a retired client closes its session when its last message ends
@@ -420,4 +408,4 @@ class ChatGptEs:
                 answer.append(text)
                 yield text
         turns.append(("assistant", "".join(answer)))
-        client.hold((_held(site), _digest(turns)), conversation.advanced(2))
+        client.hold(held_key(site, turns), conversation.advanced(2))
