@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 import tempfile
-import threading
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from types import TracebackType
 
 from aiohttp import web
 
+from chatgpt_es.background import InThread, until_stopped
 from chatgpt_es.emulator.aipkit import handle_aipkit
 from chatgpt_es.emulator.config import EmulatorConfig
 from chatgpt_es.emulator.faults import MUTILATING, REPLACING, fault_reply
@@ -134,69 +132,28 @@ async def running_emulator(config: EmulatorConfig, *, clock: Clock | None = None
         await runner.cleanup()
 
 
-class EmulatorThread:
+class EmulatorThread(InThread[Emulator]):
     """Runs the emulator on its own event loop in a daemon thread; ``with`` yields the :class:`Emulator`."""
+
+    name = "chatgpt-es-emulator"
 
     def __init__(
         self, config: EmulatorConfig | None = None, *, clock: Clock | None = None, start_timeout: float = 15.0
     ) -> None:
+        super().__init__(start_timeout)
         self.config = config if config is not None else EmulatorConfig()
         self.clock = clock
-        self.start_timeout = start_timeout
-        self._ready = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._emulator: Emulator | None = None
-        self._error: BaseException | None = None
 
-    def __enter__(self) -> Emulator:
-        self._thread = threading.Thread(target=self._run, name="chatgpt-es-emulator", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(self.start_timeout):
-            raise RuntimeError("emulator did not start in time")
-        if self._error is not None:
-            raise RuntimeError("emulator failed to start") from self._error
-        assert self._emulator is not None
-        return self._emulator
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._loop is not None and self._stop is not None:
-            with contextlib.suppress(RuntimeError):  # loop already closed
-                self._loop.call_soon_threadsafe(self._stop.set)
-        if self._thread is not None:
-            self._thread.join(timeout=10.0)
-
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._main())
-        except BaseException as exc:  # reported to the thread that called __enter__
-            self._error = exc
-        finally:
-            self._ready.set()
-
-    async def _main(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        async with running_emulator(self.config, clock=self.clock) as emu:
-            self._emulator = emu
-            self._ready.set()
-            await self._stop.wait()
+    def open(self) -> AbstractAsyncContextManager[Emulator]:
+        return running_emulator(self.config, clock=self.clock)
 
 
 async def _serve(config: EmulatorConfig) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(sig, stop.set)
     async with running_emulator(config) as emu:
         print(emu.base_url, flush=True)
         if emu.ca_file is not None:
             print(f"ca-file: {emu.ca_file}", flush=True)
-        await stop.wait()
+        await until_stopped()
 
 
 def serve_forever(config: EmulatorConfig) -> None:
