@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from chatgpt_es.emulator import Emulator
@@ -28,3 +31,24 @@ def cli(*args: str, stdin: str | None = None, timeout: float = 60.0,
 def site_args(emu: Emulator | str) -> list[str]:
     base = emu if isinstance(emu, str) else emu.base_url
     return ["--url", base + "/", "--system", ""]
+
+
+@contextlib.contextmanager
+def cli_process(*args: str, env: dict[str, str] | None = None) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """``chatgpt-es ARGS`` (``emulate``, ``serve``) as a subprocess; yields it and its first stdout line (its URL);
+    stops it after."""
+    process = subprocess.Popen([*COMMAND, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               encoding="utf-8", env={**cli_env(), **(env or {})})
+    try:
+        assert process.stdout is not None
+        ready, _, _ = select.select([process.stdout], [], [], 20.0)
+        assert ready, f"{args[0]} printed nothing in 20 s"
+        yield process, process.stdout.readline().strip()
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10.0)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10.0)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import select
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from cli_helpers import COMMAND, cli, cli_env, site_args
+from cli_helpers import cli, cli_process, site_args
 from conftest import FIXTURES, StartEmulator
 from e2e_helpers import AJAX, serve_app
 
@@ -56,21 +55,8 @@ def test_ask_over_https_verifies_against_the_given_ca_file(start_emulator: Start
 @pytest.fixture
 def emulate_process() -> Iterator[tuple[subprocess.Popen[str], str]]:
     """``chatgpt-es emulate --port 0`` as a subprocess; yields it and its first stdout line; stops it after."""
-    process = subprocess.Popen([*COMMAND, "emulate", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, encoding="utf-8", env=cli_env())
-    try:
-        assert process.stdout is not None
-        ready, _, _ = select.select([process.stdout], [], [], 20.0)
-        assert ready, "emulate printed nothing in 20 s"
-        yield process, process.stdout.readline().strip()
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10.0)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10.0)
+    with cli_process("emulate", "--port", "0") as started:
+        yield started
 
 
 def test_emulate_prints_its_url_first_and_serves_until_terminated(

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import select
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import openai
 import pytest
-from cli_helpers import COMMAND
+from cli_helpers import COMMAND, cli_process
 from cli_helpers import cli_env as _env
 from conftest import StartEmulator, http
 from serve_helpers import config_for
@@ -20,24 +18,10 @@ from chatgpt_es.server import ServerThread, load_sites
 from pipeline import InvalidArgumentError
 
 
-@contextlib.contextmanager
-def serve_process(*args: str, env: dict[str, str] | None = None) -> Iterator[tuple[subprocess.Popen[str], str]]:
+def serve_process(*args: str, env: dict[str, str] | None = None
+                  ) -> contextlib.AbstractContextManager[tuple[subprocess.Popen[str], str]]:
     """``chatgpt-es serve ARGS`` as a subprocess; yields it and its first stdout line; stops it after."""
-    process = subprocess.Popen([*COMMAND, "serve", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               encoding="utf-8", env={**_env(), **(env or {})})
-    try:
-        assert process.stdout is not None
-        ready, _, _ = select.select([process.stdout], [], [], 20.0)
-        assert ready, "serve printed nothing in 20 s"
-        yield process, process.stdout.readline().strip()
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10.0)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10.0)
+    return cli_process("serve", *args, env=env)
 
 
 def test_serve_prints_its_url_first_and_answers(aipkit_site: Emulator) -> None:
