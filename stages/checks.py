@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 import re
@@ -37,9 +38,6 @@ def seconds_or_none(instance: object, attribute: attrs.Attribute[Any], value: An
         seconds(instance, attribute, value)
 
 
-#: URLs that passed :func:`site_url` (a few per site: page, endpoint, redirects); a message checks them again
-_GOOD_URLS: dict[str, None] = {}
-_GOOD_URLS_MAX = 512
 _QUERY = re.compile(r"[?#]")
 
 
@@ -47,21 +45,25 @@ def site_url(url: object, name: str = "url") -> str:
     """``url`` when it is an http(s) URL with a host (and a valid port); else :class:`InvalidUrlError` naming it.
 
     Pure and cheap: it runs before any request, so that a typo fails at once with one clear line instead of
-    a curl error after a connect timeout (or four).  URLs that passed are remembered (a bounded set).
+    a curl error after a connect timeout (or four).  Only the part before the query decides the scheme, host
+    and port, and a request URL's query changes per message: that part's verdict is memoised.
     """
     if type(url) is str:
-        # only the part before the query decides (scheme, host, port): a request URL's query changes per message
         cut = _QUERY.search(url)
         head = url if cut is None else url[: cut.start()]
-        if head in _GOOD_URLS and (cut is None or not _FORBIDDEN.search(url, cut.start())):
+        if _good_head(head) and (cut is None or not _FORBIDDEN.search(url, cut.start())):
             return url
-    _check_url(url, name)
-    assert isinstance(url, str)
-    if len(_GOOD_URLS) >= _GOOD_URLS_MAX:
-        _GOOD_URLS.clear()
-    cut = _QUERY.search(url)
-    _GOOD_URLS[url if cut is None else url[: cut.start()]] = None
-    return url
+    _check_url(url, name)  # raises, naming what is wrong
+    return str(url)
+
+
+@functools.lru_cache(maxsize=512)
+def _good_head(head: str) -> bool:
+    try:
+        _check_url(head, "url")
+    except InvalidUrlError:
+        return False
+    return True
 
 
 def _check_url(url: object, name: str) -> None:
