@@ -78,6 +78,7 @@ from stages.pagefacts import fallback_refused, no_chat_box_error
 from stages.parse import parse_answer
 from stages.payload import build_payload, new_conversation, new_stamp, protocol_for
 from stages.prompt import content_text, format_prompt
+from stages.rest import refuse_images
 from stages.send import send_request
 from stages.transport import require_curl_cffi
 
@@ -146,8 +147,8 @@ async def ask(client: Client, site: Site, messages: Any, *, conversation: Conver
     trace = trace if trace is not None else Trace()
     require_curl_cffi()                                                        # Проверка curl_cffi
     prompt = trace.step("prompt", format_prompt, messages, site.system_prompt, site.history)  # Форматирование промпта
-    if prompt.images and site.api_key:  # known before any request: the REST API takes no images
-        raise ImagesNotSupportedError("the site's REST API takes no images (only the chat box's own requests do)")
+    if site.api_key:  # known before any request: the REST API takes no images
+        refuse_images(prompt)
     conversation = conversation or new_conversation()
     # Создание сессии curl_cffi: the client opens one session on first use and reuses it (Client.session)
     deadline = deadline_in(client.settings.total_timeout)

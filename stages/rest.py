@@ -89,11 +89,17 @@ def rest_messages(prompt: Prompt) -> list[dict[str, str]]:
     return messages
 
 
+def refuse_images(prompt: Prompt) -> None:
+    """The REST API carries no images: :class:`ImagesNotSupportedError` when the message has some (the
+    orchestrator asks before any request; the payload stage asks again, as it is its rule)."""
+    if prompt.images:
+        raise ImagesNotSupportedError("the site's REST API takes no images (only the chat box's own requests do)")
+
+
 def build_request(prompt: Prompt, box: ChatBox, conversation: Conversation, endpoint: str,
                   stamp: Stamp, site_url: str) -> HttpRequest:
     """Payload stage: the chat POST with the whole conversation as ``messages``."""
-    if prompt.images:
-        raise ImagesNotSupportedError("the site's REST API takes no images (only the chat box's own requests do)")
+    refuse_images(prompt)
     if not box.api_key:
         raise InvalidArgumentError("the REST API needs the site's key (api_key=)")
     if not (box.bot_id or "").isdigit() or box.bot_id == "0":
