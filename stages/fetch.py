@@ -17,7 +17,7 @@ from .parse import is_challenge, leftover_error, shared_error
 from .transport import TransportOptions, open_answer
 
 if TYPE_CHECKING:
-    from curl_cffi.requests import AsyncSession, Response
+    from .transfer import CurlSession
 
 PAGE_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 _CHARSET = re.compile(r"charset=[\"']?([\w.:-]+)", re.I)
@@ -43,7 +43,7 @@ def check_page(page: Page) -> Page:
     return page
 
 
-async def fetch_page(session: AsyncSession[Response], url: str, options: TransportOptions) -> Page:
+async def fetch_page(session: CurlSession, url: str, options: TransportOptions) -> Page:
     """Stage: GET the chat page; the checked :class:`Page` (its ``url`` is the final one, after redirects)."""
     check_url(url)
     answer = await open_answer(session, "GET", url, options, headers={"accept": PAGE_ACCEPT},

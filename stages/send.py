@@ -21,7 +21,7 @@ from .redact import redact_url, without_userinfo
 from .transport import Answer, TransportOptions, open_answer
 
 if TYPE_CHECKING:
-    from curl_cffi.requests import AsyncSession, Response
+    from .transfer import CurlSession
 
 
 @functools.lru_cache(maxsize=256)
@@ -55,7 +55,7 @@ REDIRECTS = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 5
 
 
-async def send_request(session: AsyncSession[Response], request: HttpRequest, site_url: str,
+async def send_request(session: CurlSession, request: HttpRequest, site_url: str,
                        options: TransportOptions, stamp: Stamp) -> Answer:
     """Stage: make the request; the :class:`Answer` whose body is still to be read."""
     content_type: str | None = None

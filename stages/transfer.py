@@ -1,9 +1,15 @@
-"""One transfer's guard, inside curl_cffi: byte limit, silence watchdog, abort.
+"""The HTTP engine under :mod:`stages.transport`: curl handles driven on curl_cffi's async multi.
 
-curl_cffi's streaming session queues every piece curl writes, without bound,
-and abandons (but keeps running) a transfer whose caller stopped waiting.  So
-each request here gets a :class:`Transfer` that curl's own callbacks go
-through, set on the curl handle before the request's options are applied:
+Why not curl_cffi's ``AsyncSession``: for every request it rebuilds every
+option of the handle (the impersonation, about twenty options, header merging,
+a Python cookie jar copied in and out), and for a streamed answer it adds a
+task and an unbounded queue.  That was half of this client's CPU per message
+(``python -m bench.floor``).  Here a handle is prepared once (impersonation,
+TLS, proxy, protocols, curl's cookie engine shared by the session's handles)
+and a request sets only what changes: URL, method, body, headers, redirects.
+The fingerprint is curl_cffi's, set by the same call (``Curl.impersonate``).
+
+Each request is a :class:`Transfer`, fed by curl's own callbacks:
 
 * the body callback counts the bytes *after* curl decoded them (gzip, deflate,
   br, zstd: curl inflates in steps of 16 KiB, calling back after each) and
@@ -19,8 +25,8 @@ through, set on the curl handle before the request's options are applied:
   connection is closed and the handle goes back to the pool), whatever state
   the transfer is in: waiting for the head, streaming, or stalled.
 
-A site gets at most :data:`PER_SITE` transfers of a session at a time (of its
-:data:`MAX_TRANSFERS` handles), so one site that never answers cannot hold
+A session has at most :data:`MAX_TRANSFERS` transfers at a time, and a site at
+most :data:`PER_SITE` of them, so one site that never answers cannot hold
 every handle while messages to other sites wait.
 """
 
@@ -28,25 +34,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 from collections.abc import Callable
-from typing import Any
 
-from curl_cffi import Curl, CurlError, CurlOpt
-from curl_cffi.curl import CURL_WRITEFUNC_ERROR
-from curl_cffi.requests import AsyncSession, Response
+from curl_cffi import Curl, CurlError, CurlInfo, CurlOpt
+from curl_cffi.aio import AsyncCurl
+from curl_cffi.const import CurlLockData
+from curl_cffi.curl import CURL_WRITEFUNC_ERROR, CurlShare
 
 #: curl handles (concurrent transfers) of one session (made when first needed)
 MAX_TRANSFERS = 256
 #: concurrent transfers one site (origin) may hold: 64 conversations with one site run at once (a batch, a
 #: server in front of it), and a site that never answers still leaves three quarters of the handles to others
 PER_SITE = 64
-#: the transfer of the request being set up in this task (read when curl_cffi takes a handle)
-CURRENT: contextvars.ContextVar[Transfer | None] = contextvars.ContextVar("chatgpt_es_transfer", default=None)
+#: what curl_cffi's session sends unless the impersonation sets its own (it does: the browser's list)
+ACCEPT_ENCODING = b"gzip, deflate, br"
 
 
 class Transfer:
-    """What one request may receive, and how it ended."""
+    """What one request may receive, what it received, and how it ended."""
 
     def __init__(self, limit: int, first_byte: float, silence: float) -> None:
         self.limit = limit
@@ -54,41 +59,68 @@ class Transfer:
         self.received = 0
         self.buffer = bytearray()
         self.arrived = asyncio.Event()
+        #: the header lines of the latest response (a redirect or ``100 Continue`` is followed by another)
+        self.head_lines: list[bytes] = []
         #: why this side ended the transfer: ``too_large``, ``silence``, ``abandoned``; None = it was not
         self.failure: str | None = None
+        #: curl's error, when the transfer failed on curl's side (refused, reset, TLS…)
+        self.error: BaseException | None = None
         self.done = False
+        #: the latest response's status (0: none) and the URL that answered it (after redirects)
+        self.status = 0
+        self.url = ""
         self._loop = asyncio.get_running_loop()
+        #: resolved by the first body byte, or by the end (a body-less answer, an error)
+        self.head_ready: asyncio.Future[None] = self._loop.create_future()
         self._last = self._loop.time()
         self._first_byte = first_byte
         self._touched = False
         self._timer: asyncio.TimerHandle | None = None  # started with the transfer (not while it waits a slot)
-        self._curl: GuardedCurl | None = None
-        self._session: GuardedSession | None = None
+        self._curl: Curl | None = None
+        self._session: CurlSession | None = None
         self._on_done: list[Callable[[], None]] = []
-        self._started = False
 
     # -- called by curl (on the event loop, inside curl's socket handling) ---------------
 
-    def writer(self, qput: Callable[[bytes], Any]) -> Callable[[bytes], int]:
-        """curl_cffi's body callback, wrapped: its queue only learns that the head is in."""
-
-        def write(chunk: bytes) -> int:
-            if self.failure is not None:
-                return CURL_WRITEFUNC_ERROR
+    def write(self, chunk: bytes) -> int:
+        """curl's body callback."""
+        if self.failure is not None:
+            return CURL_WRITEFUNC_ERROR
+        if self._touched:
+            self._last = self._loop.time()
+        else:
             self.touched()
-            if not self._started:
-                self._started = True
-                qput(b"")  # curl_cffi's sign that the head is complete
-            self.received += len(chunk)
-            if self.received > self.limit:
-                self.failure = "too_large"
-                self.arrived.set()
-                return CURL_WRITEFUNC_ERROR
-            self.buffer += chunk
+        if not self.head_ready.done():
+            self.head_in()
+        self.received += len(chunk)
+        if self.received > self.limit:
+            self.failure = "too_large"
             self.arrived.set()
-            return len(chunk)
+            return CURL_WRITEFUNC_ERROR
+        self.buffer += chunk
+        self.arrived.set()
+        return len(chunk)
 
-        return write
+    def header(self, line: bytes) -> int:
+        """curl's head callback, once per header line of every response (redirects, 1xx, a proxy's CONNECT)."""
+        if self._touched:
+            self._last = self._loop.time()
+        else:
+            self.touched()
+        if line.startswith(b"HTTP/"):
+            self.head_lines = []
+        elif line.strip():
+            self.head_lines.append(line)
+        return len(line)
+
+    def head_in(self) -> None:
+        """The latest response's head is complete: note its status and URL while the handle is ours."""
+        if self._curl is not None:
+            status = self._curl.getinfo(CurlInfo.RESPONSE_CODE)
+            url = self._curl.getinfo(CurlInfo.EFFECTIVE_URL)
+            self.status = status if isinstance(status, int) else 0
+            self.url = url.decode(errors="replace") if isinstance(url, bytes) else str(url)
+        self.head_ready.set_result(None)
 
     def touched(self) -> None:
         self._last = self._loop.time()
@@ -97,6 +129,29 @@ class Transfer:
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = self._loop.call_at(self._last + self.silence, self._check)
+
+    # -- what arrived ------------------------------------------------------------------
+
+    def headers(self) -> tuple[tuple[str, str], ...]:
+        """The latest response's header fields (a folded line continues the field before it)."""
+        fields: list[list[str]] = []
+        for raw in self.head_lines:
+            try:
+                line = raw.decode()
+            except UnicodeDecodeError:
+                line = raw.decode("latin-1")
+            if line[:1] in (" ", "\t") and fields:
+                fields[-1][1] = f"{fields[-1][1]} {line.strip()}"
+                continue
+            name, colon, value = line.partition(":")
+            if colon:
+                fields.append([name.strip(), value.strip()])
+        return tuple((name, value) for name, value in fields)
+
+    def take(self) -> bytes:
+        data = bytes(self.buffer)
+        self.buffer.clear()
+        return data
 
     # -- the watchdog and the end --------------------------------------------------------
 
@@ -110,7 +165,7 @@ class Transfer:
         else:
             self._timer = self._loop.call_at(deadline, self._check)
 
-    def attach(self, curl: GuardedCurl, session: GuardedSession) -> None:
+    def attach(self, curl: Curl, session: CurlSession) -> None:
         self._curl, self._session = curl, session
         self._last = self._loop.time()
         self._timer = self._loop.call_at(self._last + self._first_byte, self._check)
@@ -122,10 +177,13 @@ class Transfer:
             self._on_done.append(callback)
 
     def released(self) -> None:
-        """curl_cffi gave the handle back: nothing more arrives."""
+        """The handle went back to the session: nothing more arrives."""
         if self.done:
             return
+        if not self.head_ready.done():
+            self.head_in()
         self.done = True
+        self._curl = None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -139,89 +197,163 @@ class Transfer:
         if self.failure is None:
             self.failure = reason
         self.arrived.set()
-        curl, session = self._curl, self._session
-        if self.done or curl is None or session is None or curl.transfer is not self:
-            if curl is None:
-                self.released()  # it never got a handle: nothing to give back
+        if self.done:
             return
-        with contextlib.suppress(CurlError):  # (only if curl's multi is gone: then so is the transfer)
-            session.acurl.remove_handle(curl)  # its perform task ends, and curl_cffi releases the handle
-
-    def take(self) -> bytes:
-        data = bytes(self.buffer)
-        self.buffer.clear()
-        return data
+        if self._curl is None or self._session is None:
+            self.released()  # it never got a handle: nothing to give back
+            return
+        self._session.remove(self._curl)  # its future is cancelled, and the session takes the handle back
 
 
-class _HeaderTap:
-    """The head's buffer, passed through: each header byte counts as a received byte."""
+class CurlSession:
+    """Prepared curl handles on one curl multi, a cookie jar they share, and caps on transfers."""
 
-    def __init__(self, inner: Any, transfer: Transfer) -> None:
-        self.inner, self.transfer = inner, transfer
-
-    def write(self, data: bytes) -> int:
-        transfer = self.transfer
-        if transfer._touched:  # the common case, once per header line: only the time of the last byte
-            transfer._last = transfer._loop.time()
-        else:
-            transfer.touched()
-        return int(self.inner.write(data))
-
-
-_WRITEFUNCTION = int(CurlOpt.WRITEFUNCTION)
-_HEADERDATA = int(CurlOpt.HEADERDATA)
-_LOW_SPEED = frozenset({int(CurlOpt.LOW_SPEED_LIMIT), int(CurlOpt.LOW_SPEED_TIME)})
-#: the options a transfer takes over (looked up as plain ints: about 20 options are set per request)
-_GUARDED = frozenset({_WRITEFUNCTION, _HEADERDATA, *_LOW_SPEED})
-
-
-class GuardedCurl(Curl):
-    """A curl handle whose body and head callbacks go through the current :class:`Transfer`."""
-
-    transfer: Transfer | None = None
-
-    def setopt(self, option: CurlOpt, value: Any) -> int:
-        transfer = self.transfer
-        if transfer is not None and option in _GUARDED:
-            if option == _WRITEFUNCTION:
-                value = transfer.writer(value)
-            elif option == _HEADERDATA:
-                value = _HeaderTap(value, transfer)
-            else:
-                return 0  # LOW_SPEED_*: curl_cffi's stand-in for a read timeout; the watchdog is the real one
-        return Curl.setopt(self, option, value)
-
-
-class GuardedSession(AsyncSession[Response]):
-    """curl_cffi's async session with guarded handles and a per-site cap on transfers."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(max_clients=MAX_TRANSFERS, **kwargs)
+    def __init__(self, *, impersonate: str, headers: dict[str, str], proxy: str | None, verify: bool | str,
+                 connect_timeout: float, max_redirects: int, options: dict[CurlOpt, object]) -> None:
+        self._impersonate = impersonate
+        self._proxy = proxy
+        self._verify = verify
+        self._connect_ms = int(connect_timeout * 1000)
+        self._max_redirects = max_redirects
+        self._options = options
+        #: the session's own headers, by lower-case name; a request's headers of the same name replace them
+        self._headers = {name.lower(): f"{name}: {value}".encode() for name, value in headers.items()}
+        self._acurl: AsyncCurl | None = None
+        self._share: CurlShare | None = None
+        self._idle: list[Curl] = []
+        self._made: list[Curl] = []
+        self._live: set[Transfer] = set()
+        self._handles: asyncio.Semaphore | None = None
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._users: dict[str, int] = {}
+        self.closed = False
 
-    async def pop_curl(self) -> Curl:
-        curl = await self.pool.get()
-        if not isinstance(curl, GuardedCurl):
-            if curl is not None:
-                curl.close()
-            curl = GuardedCurl(cacert=self.acurl._cacert, debug=self.debug)
-            self._attach_share(curl)
-        transfer = CURRENT.get()
-        curl.transfer = transfer
-        if transfer is not None:
-            transfer.attach(curl, self)
+    async def request(self, transfer: Transfer, site: str, method: str, url: str, headers: dict[str, str],
+                      body: bytes | None, follow_redirects: bool) -> None:
+        """Start ``transfer`` and return when its head is in (or it ended): see ``transfer.error``."""
+        if self.closed:
+            raise CurlError("the session is closed")
+        await self._slot(site, transfer)
+        if self._handles is None:
+            self._handles = asyncio.Semaphore(MAX_TRANSFERS)
+        await self._handles.acquire()
+        transfer.when_done(self._handles.release)
+        if self.closed:  # closed while this request waited
+            raise CurlError("the session is closed")
+        curl = self._idle.pop() if self._idle else self._new_handle()
+        self._prepare(curl, transfer, method, url, headers, body, follow_redirects)
+        acurl = self._multi()
+        future = acurl.add_handle(curl)
+        self._live.add(transfer)
+        transfer.attach(curl, self)
+        future.add_done_callback(lambda done: self._finished(curl, transfer, done))
+        await transfer.head_ready
+
+    def remove(self, curl: Curl) -> None:
+        """Take a handle out of curl's multi mid-transfer (its connection is closed)."""
+        if self._acurl is not None:
+            with contextlib.suppress(CurlError):  # (only if curl's multi is gone: then so is the transfer)
+                self._acurl.remove_handle(curl)
+
+    async def close(self) -> None:
+        """Abort what is under way, then free every handle, the multi and the shared jar."""
+        if self.closed:
+            return
+        self.closed = True
+        for transfer in list(self._live):
+            transfer.abort()
+        if self._acurl is not None:
+            await self._acurl.close()  # type: ignore[no-untyped-call]
+        for transfer in list(self._live):  # (their futures' callbacks have not run yet)
+            transfer.released()
+        self._live.clear()
+        for curl in self._made:
+            curl.close()
+        self._made.clear()
+        self._idle.clear()
+        if self._share is not None:
+            self._share.close()
+
+    # -- handles -------------------------------------------------------------------------
+
+    def _multi(self) -> AsyncCurl:
+        if self._acurl is None:
+            self._acurl = AsyncCurl()
+        return self._acurl
+
+    def _new_handle(self) -> Curl:
+        """A handle with everything that does not change between requests."""
+        if self._share is None:
+            self._share = CurlShare(dns=True, ssl_session=True)
+            self._share.share(CurlLockData.COOKIE)  # one cookie jar for the session, as in a browser
+        curl = Curl(cacert=self._multi()._cacert)
+        self._made.append(curl)
+        # attached as curl_cffi's own session attaches a share: the handle keeps the share alive (a handle
+        # collected after its share would call into freed locks)
+        curl.setopt(CurlOpt.SHARE, self._share._curl_share)
+        curl._share = self._share
+        curl.setopt(CurlOpt.COOKIEFILE, b"")  # curl's cookie engine on, no file
+        curl.setopt(CurlOpt.ACCEPT_ENCODING, ACCEPT_ENCODING)
+        if curl.impersonate(self._impersonate, default_headers=True) != 0:
+            raise CurlError(f"curl_cffi cannot impersonate {self._impersonate}")
+        curl.setopt(CurlOpt.CONNECTTIMEOUT_MS, self._connect_ms)
+        curl.setopt(CurlOpt.MAXREDIRS, self._max_redirects)
+        for option, value in self._options.items():
+            curl.setopt(option, value)
+        if self._proxy:
+            curl.setopt(CurlOpt.PROXY_CREDENTIAL_NO_REUSE, 1)
+            curl.setopt(CurlOpt.PROXY, self._proxy)
+        if self._verify is False:
+            curl.setopt(CurlOpt.SSL_VERIFYPEER, 0)
+            curl.setopt(CurlOpt.SSL_VERIFYHOST, 0)
+        elif isinstance(self._verify, str):
+            curl.setopt(CurlOpt.CAINFO, self._verify)
+            curl.setopt(CurlOpt.PROXY_CAINFO, self._verify)
         return curl
 
-    def release_curl(self, curl: Curl) -> None:
-        transfer = getattr(curl, "transfer", None)
-        if isinstance(curl, GuardedCurl):
-            curl.transfer = None
-        super().release_curl(curl)
-        if transfer is not None:
-            transfer.released()
+    def _prepare(self, curl: Curl, transfer: Transfer, method: str, url: str, headers: dict[str, str],
+                 body: bytes | None, follow_redirects: bool) -> None:
+        """What one request sets on a prepared handle."""
+        curl.setopt(CurlOpt.URL, url.encode())
+        if method == "POST":
+            data = body or b""
+            curl.setopt(CurlOpt.POST, 1)
+            curl.setopt(CurlOpt.POSTFIELDS, data)
+            curl.setopt(CurlOpt.POSTFIELDSIZE, len(data))
+        elif method == "GET":
+            curl.setopt(CurlOpt.HTTPGET, 1)
+        else:
+            raise ValueError(f"unsupported method {method!r}: only GET and POST are made")
+        curl.setopt(CurlOpt.HTTPHEADER, self._header_lines(headers, body))
+        curl.setopt(CurlOpt.FOLLOWLOCATION, int(follow_redirects))
+        if self._proxy:  # a tunnel for TLS (curl_cffi's rule: not through a SOCKS proxy)
+            tunnel = url[:8].lower() == "https://" and not self._proxy.lower().startswith("socks")
+            curl.setopt(CurlOpt.HTTPPROXYTUNNEL, int(tunnel))
+        curl.setopt(CurlOpt.WRITEFUNCTION, transfer.write)
+        curl.setopt(CurlOpt.HEADERFUNCTION, transfer.header)
 
-    async def slot(self, site: str, transfer: Transfer) -> None:
+    def _header_lines(self, headers: dict[str, str], body: bytes | None) -> list[bytes]:
+        own = {name.lower(): name for name in headers}
+        lines = [line for name, line in self._headers.items() if name not in own]
+        lines += [f"{name}: {value}".encode() if value else f"{name};".encode() for name, value in headers.items()]
+        if body and "content-type" not in own:
+            lines.append(b"Content-Type: application/octet-stream")
+        lines.append(b"Expect:")  # never ``Expect: 100-continue`` (a round trip more)
+        return lines
+
+    def _finished(self, curl: Curl, transfer: Transfer, future: asyncio.Future[None]) -> None:
+        """curl is done with the transfer (complete, failed or removed): the handle goes back to the pool."""
+        if not future.cancelled() and future.exception() is not None:
+            transfer.error = future.exception()
+        curl.clean_handles_and_buffers()  # the request's header list and callbacks
+        self._live.discard(transfer)
+        if not self.closed:
+            self._idle.append(curl)
+        transfer.released()
+
+    # -- per-site slots ------------------------------------------------------------------
+
+    async def _slot(self, site: str, transfer: Transfer) -> None:
         """Wait for one of the site's :data:`PER_SITE` slots; it is freed when the transfer ends."""
         semaphore = self._slots.setdefault(site, asyncio.Semaphore(PER_SITE))
         self._users[site] = self._users.get(site, 0) + 1
@@ -241,3 +373,4 @@ class GuardedSession(AsyncSession[Response]):
         self._users[site] -= 1
         if not self._users[site]:  # nobody holds or waits for the site: forget it
             del self._users[site], self._slots[site]
+

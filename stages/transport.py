@@ -26,9 +26,7 @@ from .models import AnswerHead
 from .redact import proxy_secrets, redact, redact_headers
 
 if TYPE_CHECKING:
-    from curl_cffi.requests import AsyncSession, Response
-
-    from .transfer import Transfer
+    from .transfer import CurlSession, Transfer
 
 INSTALL_HINT = 'Install or update "curl_cffi" package | pip install -U curl_cffi'
 DEFAULT_IMPERSONATE = "chrome"
@@ -122,12 +120,13 @@ class TransportOptions:
         return proxy_secrets(self.proxy)
 
 
-def open_session(options: TransportOptions) -> AsyncSession[Response]:
-    """A browser-impersonating async session, reused across requests (keep-alive)."""
+def open_session(options: TransportOptions) -> CurlSession:
+    """A browser-impersonating session, reused across requests (keep-alive, one cookie jar)."""
     require_curl_cffi()
     from curl_cffi import CurlOpt
+    from curl_cffi.requests.impersonate import resolve_latest_browser_type
 
-    from .transfer import GuardedSession
+    from .transfer import CurlSession
 
     if options.verify is False:
         warnings.warn("TLS certificate verification is OFF: anyone on the network path can read and change "
@@ -135,15 +134,15 @@ def open_session(options: TransportOptions) -> AsyncSession[Response]:
     headers = {"accept-language": options.accept_language}
     if options.user_agent:
         headers["user-agent"] = options.user_agent
-    return GuardedSession(
-        impersonate=options.impersonate,  # checked against curl_cffi's list
+    return CurlSession(
+        impersonate=resolve_latest_browser_type(options.impersonate),  # type: ignore[no-untyped-call]
         headers=headers,
         proxy=options.proxy,
         verify=options.verify,
-        allow_redirects=True,
+        connect_timeout=options.connect_timeout,
         max_redirects=MAX_PAGE_REDIRECTS,
-        curl_options={CurlOpt.PROTOCOLS_STR: PROTOCOLS, CurlOpt.REDIR_PROTOCOLS_STR: PROTOCOLS,
-                      CurlOpt.BUFFERSIZE: RECV_BUFFER},
+        options={CurlOpt.PROTOCOLS_STR: PROTOCOLS, CurlOpt.REDIR_PROTOCOLS_STR: PROTOCOLS,
+                 CurlOpt.BUFFERSIZE: RECV_BUFFER},
     )
 
 
@@ -152,18 +151,13 @@ class Answer:
     """A response whose head has arrived; its body is read with :meth:`chunks`."""
 
     head: AnswerHead
-    response: Any
+    transfer: Transfer
     options: TransportOptions
-    transfer: Transfer | None = None
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """The body as it arrives: each read takes all the bytes received since the last one."""
         transfer = self.transfer
         try:
-            if transfer is None:  # a session that is not ours (tests may pass one): curl_cffi's own reader
-                async for chunk in self.response.aiter_content():
-                    yield chunk
-                return
             while True:
                 if transfer.buffer:
                     yield transfer.take()
@@ -172,27 +166,13 @@ class Answer:
                     break
                 transfer.arrived.clear()
                 await transfer.arrived.wait()
-            self._raise_if_failed(transfer)
-        except ImportError:
-            raise
-        except Exception as error:
-            if getattr(error, "__module__", "").startswith("curl_cffi"):
-                text = redact(str(error), self.options.secrets)
-                raise StreamInterruptedError(f"the connection broke mid-answer: {text}",
-                                             status=self.head.status) from None
-            raise
+            if transfer.failure is not None:
+                raise failure_error(transfer, "reading the answer", self.options, status=self.head.status)
+            if transfer.error is not None:
+                text = redact(str(transfer.error), self.options.secrets)
+                raise StreamInterruptedError(f"the connection broke mid-answer: {text}", status=self.head.status)
         finally:
             await self.aclose()
-
-    def _raise_if_failed(self, transfer: Transfer) -> None:
-        if transfer.failure is not None:
-            raise failure_error(transfer, "reading the answer", self.options, status=self.head.status)
-        queue = getattr(self.response, "queue", None)
-        while queue is not None and not queue.empty():
-            item = queue.get_nowait()
-            if isinstance(item, Exception):
-                text = redact(str(item), self.options.secrets)
-                raise StreamInterruptedError(f"the connection broke mid-answer: {text}", status=self.head.status)
 
     async def read(self, limit: int) -> bytes:
         """The whole body, or :class:`TooLargeError` past ``limit`` bytes."""
@@ -207,13 +187,8 @@ class Answer:
 
     async def aclose(self) -> None:
         """Release the connection now; a transfer still under way (an answer given up early) is aborted."""
-        if self.transfer is not None:
-            if not self.transfer.done:
-                self.transfer.abort()
-            return
-        task = getattr(self.response, "astream_task", None)
-        if task is not None and not task.done():
-            task.cancel()
+        if not self.transfer.done:
+            self.transfer.abort()
 
 
 def _site_of(url: str) -> str:
@@ -232,39 +207,30 @@ def _what(method: str, url: str, options: TransportOptions) -> str:
     return f"{method} {redact(url, options.secrets)}"
 
 
-async def open_answer(session: AsyncSession[Response], method: str, url: str, options: TransportOptions,
+async def open_answer(session: CurlSession, method: str, url: str, options: TransportOptions,
                       *, headers: dict[str, str], content: bytes | None = None, limit: int | None = None,
                       follow_redirects: bool = True) -> Answer:
     """Send a request and return as soon as the answer's head has arrived (the body streams).
 
     Whatever ends the wait — an error, a deadline, a cancellation — ends the transfer with it.
     """
-    from .transfer import CURRENT, GuardedSession, Transfer
+    from .transfer import Transfer
 
-    check_url(url, "the request URL")  # curl_cffi fails on some (javascript:, data:, bad ports) in a stray task
+    check_url(url, "the request URL")  # curl would also speak schemes and ports no site should name
     transfer = Transfer(limit or options.max_answer_bytes, options.connect_timeout + options.read_timeout,
                         options.read_timeout)
-    token = CURRENT.set(transfer)
     try:
-        if isinstance(session, GuardedSession):
-            await session.slot(_site_of(url), transfer)
-        response = await session.request(method, url, headers=headers, data=content,  # type: ignore[arg-type]
-                                         stream=True, timeout=options.connect_timeout,
-                                         allow_redirects=follow_redirects)
+        await session.request(transfer, _site_of(url), method, url, headers, content, follow_redirects)
+        if transfer.error is not None and transfer.failure is None and not transfer.received:
+            raise transfer.error  # it ended before any of its body: no answer to read
     except BaseException as error:
         transfer.abort()
         if isinstance(error, Exception):
             raise transport_error(error, _what(method, url, options), options, transfer) from None
         raise
-    finally:
-        CURRENT.reset(token)
     if transfer.failure is not None:
         transfer.abort()
-        raise failure_error(transfer, _what(method, url, options), options, status=int(response.status_code))
-    head = AnswerHead(
-        url=str(response.url),
-        status=int(response.status_code),
-        # cookies stay in curl's jar; what the stages see (and traces keep) never holds them
-        headers=redact_headers(tuple((str(k), str(v)) for k, v in response.headers.multi_items())),
-    )
-    return Answer(head, response, options, transfer if isinstance(session, GuardedSession) else None)
+        raise failure_error(transfer, _what(method, url, options), options, status=transfer.status or None)
+    # cookies stay in curl's jar; what the stages see (and traces keep) never holds them
+    head = AnswerHead(url=transfer.url, status=transfer.status, headers=redact_headers(transfer.headers()))
+    return Answer(head, transfer, options)

@@ -39,7 +39,7 @@ from .logs import get_logger
 from .trace import Trace
 
 if TYPE_CHECKING:
-    from curl_cffi.requests import AsyncSession, Response
+    from stages.transfer import CurlSession
 
 DEFAULT_TOKEN_TTL = 6 * 3600.0
 log = get_logger()
@@ -114,7 +114,7 @@ class Client:
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
-        self._session: AsyncSession[Response] | None = None
+        self._session: CurlSession | None = None
         self._users = 0
         self._retired = False
         self._boxes: dict[str, CachedBox] = {}
@@ -128,7 +128,7 @@ class Client:
         self.held: OrderedDict[tuple[str, str], Conversation] = OrderedDict()
 
     @property
-    def session(self) -> AsyncSession[Response]:
+    def session(self) -> CurlSession:
         self._check_loop()
         if self._session is None:
             self._session = open_session(self.settings.transport)
