@@ -228,6 +228,11 @@ class CurlSession:
         self._users: dict[str, int] = {}
         self.closed = False
 
+    @property
+    def handles(self) -> int:
+        """curl handles made so far (each prepared once, then reused)."""
+        return len(self._made)
+
     async def request(self, transfer: Transfer, site: str, method: str, url: str, headers: dict[str, str],
                       body: bytes | None, follow_redirects: bool) -> None:
         """Start ``transfer`` and return when its head is in (or it ended): see ``transfer.error``."""
@@ -241,9 +246,13 @@ class CurlSession:
         if self.closed:  # closed while this request waited
             raise CurlError("the session is closed")
         curl = self._idle.pop() if self._idle else self._new_handle()
-        self._prepare(curl, transfer, method, url, headers, body, follow_redirects)
-        acurl = self._multi()
-        future = acurl.add_handle(curl)
+        try:
+            self._prepare(curl, transfer, method, url, headers, body, follow_redirects)
+            future = self._multi().add_handle(curl)
+        except BaseException:
+            curl.clean_handles_and_buffers()
+            self._idle.append(curl)
+            raise
         self._live.add(transfer)
         transfer.attach(curl, self)
         future.add_done_callback(lambda done: self._finished(curl, transfer, done))
