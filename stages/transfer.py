@@ -63,8 +63,6 @@ class Transfer:
         self.head_lines: list[bytes] = []
         #: why this side ended the transfer: ``too_large``, ``silence``, ``abandoned``; None = it was not
         self.failure: str | None = None
-        #: curl's error, when the transfer failed on curl's side (refused, reset, TLS…)
-        self.error: BaseException | None = None
         self.done = False
         #: the latest response's status (0: none) and the URL that answered it (after redirects)
         self.status = 0
@@ -76,8 +74,9 @@ class Transfer:
         self._first_byte = first_byte
         self._touched = False
         self._timer: asyncio.TimerHandle | None = None  # started with the transfer (not while it waits a slot)
-        self._curl: Curl | None = None
+        self._curl: Handle | None = None
         self._session: CurlSession | None = None
+        self._ended: asyncio.Future[None] | None = None  # curl's: done when curl finished with the transfer
         self._on_done: list[Callable[[], None]] = []
 
     # -- called by curl (on the event loop, inside curl's socket handling) ---------------
@@ -107,9 +106,9 @@ class Transfer:
             self._last = self._loop.time()
         else:
             self.touched()
-        if line.startswith(b"HTTP/"):
+        if line[:5] == b"HTTP/":  # a new response: only the last one's fields count
             self.head_lines = []
-        elif line.strip():
+        else:
             self.head_lines.append(line)
         return len(line)
 
@@ -134,19 +133,33 @@ class Transfer:
 
     def headers(self) -> tuple[tuple[str, str], ...]:
         """The latest response's header fields (a folded line continues the field before it)."""
+        block = b"".join(self.head_lines)
+        try:
+            text = block.decode()
+        except UnicodeDecodeError:
+            text = block.decode("latin-1")
         fields: list[list[str]] = []
-        for raw in self.head_lines:
-            try:
-                line = raw.decode()
-            except UnicodeDecodeError:
-                line = raw.decode("latin-1")
+        for line in text.split("\n"):  # curl hands over whole lines, each ending in LF (or CRLF)
             if line[:1] in (" ", "\t") and fields:
-                fields[-1][1] = f"{fields[-1][1]} {line.strip()}"
+                fields[-1][1] = f"{fields[-1][1]} {line.strip()}".rstrip()
                 continue
             name, colon, value = line.partition(":")
             if colon:
                 fields.append([name.strip(), value.strip()])
         return tuple((name, value) for name, value in fields)
+
+    @property
+    def ended(self) -> bool:
+        """Nothing more arrives: curl finished (the handle may not be back in the pool yet)."""
+        return self.done or (self._ended is not None and self._ended.done())
+
+    @property
+    def error(self) -> BaseException | None:
+        """curl's error, when the transfer failed on curl's side (refused, reset, TLS…)."""
+        ended = self._ended
+        if ended is None or not ended.done() or ended.cancelled():
+            return None
+        return ended.exception()
 
     def take(self) -> bytes:
         data = bytes(self.buffer)
@@ -165,8 +178,8 @@ class Transfer:
         else:
             self._timer = self._loop.call_at(deadline, self._check)
 
-    def attach(self, curl: Curl, session: CurlSession) -> None:
-        self._curl, self._session = curl, session
+    def attach(self, curl: Handle, session: CurlSession, ended: asyncio.Future[None]) -> None:
+        self._curl, self._session, self._ended = curl, session, ended
         self._last = self._loop.time()
         self._timer = self._loop.call_at(self._last + self._first_byte, self._check)
 
@@ -194,15 +207,23 @@ class Transfer:
 
     def abort(self, reason: str = "abandoned") -> None:
         """End the transfer now: the handle leaves curl's multi and its connection is closed."""
+        if self.ended:  # curl already finished it: nothing to stop; the handle goes back now
+            if not self.done and self._curl is not None and self._session is not None:
+                self._session.finished(self._curl, self)
+            return
         if self.failure is None:
             self.failure = reason
         self.arrived.set()
-        if self.done:
-            return
         if self._curl is None or self._session is None:
             self.released()  # it never got a handle: nothing to give back
             return
         self._session.remove(self._curl)  # its future is cancelled, and the session takes the handle back
+
+
+class Handle(Curl):
+    """A prepared curl handle, and what the last request left set on it."""
+
+    follows: bool | None = None
 
 
 class CurlSession:
@@ -220,8 +241,8 @@ class CurlSession:
         self._headers = {name.lower(): f"{name}: {value}".encode() for name, value in headers.items()}
         self._acurl: AsyncCurl | None = None
         self._share: CurlShare | None = None
-        self._idle: list[Curl] = []
-        self._made: list[Curl] = []
+        self._idle: list[Handle] = []
+        self._made: list[Handle] = []
         self._live: set[Transfer] = set()
         self._handles: asyncio.Semaphore | None = None
         self._slots: dict[str, asyncio.Semaphore] = {}
@@ -254,11 +275,11 @@ class CurlSession:
             self._idle.append(curl)
             raise
         self._live.add(transfer)
-        transfer.attach(curl, self)
-        future.add_done_callback(lambda done: self._finished(curl, transfer, done))
+        transfer.attach(curl, self, future)
+        future.add_done_callback(lambda _: self.finished(curl, transfer))
         await transfer.head_ready
 
-    def remove(self, curl: Curl) -> None:
+    def remove(self, curl: Handle) -> None:
         """Take a handle out of curl's multi mid-transfer (its connection is closed)."""
         if self._acurl is not None:
             with contextlib.suppress(CurlError):  # (only if curl's multi is gone: then so is the transfer)
@@ -290,12 +311,12 @@ class CurlSession:
             self._acurl = AsyncCurl()
         return self._acurl
 
-    def _new_handle(self) -> Curl:
+    def _new_handle(self) -> Handle:
         """A handle with everything that does not change between requests."""
         if self._share is None:
             self._share = CurlShare(dns=True, ssl_session=True)
             self._share.share(CurlLockData.COOKIE)  # one cookie jar for the session, as in a browser
-        curl = Curl(cacert=self._multi()._cacert)
+        curl = Handle(cacert=self._multi()._cacert)
         self._made.append(curl)
         # attached as curl_cffi's own session attaches a share: the handle keeps the share alive (a handle
         # collected after its share would call into freed locks)
@@ -320,21 +341,22 @@ class CurlSession:
             curl.setopt(CurlOpt.PROXY_CAINFO, self._verify)
         return curl
 
-    def _prepare(self, curl: Curl, transfer: Transfer, method: str, url: str, headers: dict[str, str],
+    def _prepare(self, curl: Handle, transfer: Transfer, method: str, url: str, headers: dict[str, str],
                  body: bytes | None, follow_redirects: bool) -> None:
         """What one request sets on a prepared handle."""
         curl.setopt(CurlOpt.URL, url.encode())
         if method == "POST":
             data = body or b""
-            curl.setopt(CurlOpt.POST, 1)
-            curl.setopt(CurlOpt.POSTFIELDS, data)
+            curl.setopt(CurlOpt.POSTFIELDS, data)  # (which makes it a POST)
             curl.setopt(CurlOpt.POSTFIELDSIZE, len(data))
         elif method == "GET":
             curl.setopt(CurlOpt.HTTPGET, 1)
         else:
             raise ValueError(f"unsupported method {method!r}: only GET and POST are made")
         curl.setopt(CurlOpt.HTTPHEADER, self._header_lines(headers, body))
-        curl.setopt(CurlOpt.FOLLOWLOCATION, int(follow_redirects))
+        if curl.follows is not follow_redirects:
+            curl.setopt(CurlOpt.FOLLOWLOCATION, int(follow_redirects))
+            curl.follows = follow_redirects
         if self._proxy:  # a tunnel for TLS (curl_cffi's rule: not through a SOCKS proxy)
             tunnel = url[:8].lower() == "https://" and not self._proxy.lower().startswith("socks")
             curl.setopt(CurlOpt.HTTPPROXYTUNNEL, int(tunnel))
@@ -350,10 +372,14 @@ class CurlSession:
         lines.append(b"Expect:")  # never ``Expect: 100-continue`` (a round trip more)
         return lines
 
-    def _finished(self, curl: Curl, transfer: Transfer, future: asyncio.Future[None]) -> None:
-        """curl is done with the transfer (complete, failed or removed): the handle goes back to the pool."""
-        if not future.cancelled() and future.exception() is not None:
-            transfer.error = future.exception()
+    def finished(self, curl: Handle, transfer: Transfer) -> None:
+        """curl is done with the transfer (complete, failed or removed): the handle goes back to the pool.
+
+        Called by curl's future, or sooner by the reader that saw the end (so that the next request of a
+        sequence finds the handle idle); the second call does nothing.
+        """
+        if transfer.done:
+            return
         curl.clean_handles_and_buffers()  # the request's header list and callbacks
         self._live.discard(transfer)
         if not self.closed:

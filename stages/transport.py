@@ -162,7 +162,7 @@ class Answer:
                 if transfer.buffer:
                     yield transfer.take()
                     continue
-                if transfer.done or transfer.failure is not None:
+                if transfer.ended or transfer.failure is not None:
                     break
                 transfer.arrived.clear()
                 await transfer.arrived.wait()
@@ -187,8 +187,7 @@ class Answer:
 
     async def aclose(self) -> None:
         """Release the connection now; a transfer still under way (an answer given up early) is aborted."""
-        if not self.transfer.done:
-            self.transfer.abort()
+        self.transfer.abort()  # (nothing to do once curl finished it)
 
 
 def _site_of(url: str) -> str:
