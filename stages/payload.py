@@ -8,6 +8,7 @@ which is what the seed did on every page.
 from __future__ import annotations
 
 import os
+import re
 import time
 import urllib.parse
 
@@ -19,6 +20,8 @@ from .rest import REST
 
 PROTOCOLS: dict[str, ChatProtocol] = {"legacy": LEGACY, "aipkit": AIPKIT, "unknown": LEGACY, "rest": REST}
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+#: what ``urllib.parse.quote_plus`` leaves as it is (RFC 3986's unreserved characters)
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
 
 
 def protocol_for(box: ChatBox) -> ChatProtocol:
@@ -36,7 +39,7 @@ def encode_body(request: HttpRequest, boundary: str) -> tuple[str, bytes]:
     if request.encoding == "json":
         return "application/json", request.json_body.encode()
     if request.encoding == "urlencoded":
-        body = urllib.parse.urlencode(request.form).encode()
+        body = urlencode(request.form).encode()
         return "application/x-www-form-urlencoded; charset=UTF-8", body
     while any(boundary in value or boundary in key for key, value in request.form):
         boundary += "x"
@@ -50,12 +53,25 @@ def encode_body(request: HttpRequest, boundary: str) -> tuple[str, bytes]:
     return f"multipart/form-data; boundary={boundary}", b"".join(parts)
 
 
+def urlencode(pairs: tuple[tuple[str, str], ...]) -> str:
+    """``urllib.parse.urlencode(pairs)``, the same bytes, without quoting what needs none.
+
+    Most fields of a message (nonces, ids, actions) are plain tokens; quoting them one character at a time
+    was the largest single cost of building a request.
+    """
+    return "&".join(f"{_quoted(key)}={_quoted(value)}" for key, value in pairs)
+
+
+def _quoted(text: str) -> str:
+    return text if _UNRESERVED.fullmatch(text) else urllib.parse.quote_plus(text)
+
+
 def request_url(request: HttpRequest) -> str:
     """The request's URL with its query string."""
     if not request.query:
         return request.url
     separator = "&" if urllib.parse.urlsplit(request.url).query else "?"
-    return request.url + separator + urllib.parse.urlencode(request.query)
+    return request.url + separator + urlencode(request.query)
 
 
 # The two impure helpers: randomness and time for the pure builders above.

@@ -314,7 +314,7 @@ class CurlSession:
     def _new_handle(self) -> Handle:
         """A handle with everything that does not change between requests."""
         if self._share is None:
-            self._share = CurlShare(dns=True, ssl_session=True)
+            self._share = CurlShare(dns=False, ssl_session=True)  # (the multi already shares its DNS cache)
             self._share.share(CurlLockData.COOKIE)  # one cookie jar for the session, as in a browser
         curl = Handle(cacert=self._multi()._cacert)
         self._made.append(curl)

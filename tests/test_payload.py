@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from stages.extract import extract_chatbox
 from stages.models import ChatBox, Conversation, Extracted, HttpRequest, Stamp
-from stages.payload import build_payload, encode_body, request_url
+from stages.payload import build_payload, encode_body, request_url, urlencode
 from stages.prompt import format_prompt
 
 REAL = Path(__file__).resolve().parents[1] / "fixtures" / "real"
@@ -86,6 +87,22 @@ def test_urlencoded_form_round_trips(form: list[tuple[str, str]]) -> None:
     content_type, body = encode_body(request, "b")
     assert content_type.startswith("application/x-www-form-urlencoded")
     assert urllib.parse.parse_qsl(body.decode(), keep_blank_values=True) == form
+
+
+tokens = st.text(alphabet="abcXYZ019_.~-+ %&=/\u00e9\n", max_size=12)
+
+
+@given(st.lists(st.tuples(tokens | st.text(max_size=20), tokens | st.text(max_size=40)), max_size=8))
+def test_urlencode_is_byte_for_byte_the_standard_librarys(form: list[tuple[str, str]]) -> None:
+    """The fast path (a plain token goes unquoted) changes nothing: the same bytes as urllib's."""
+    pairs = tuple(form)
+    try:
+        expected = urllib.parse.urlencode(pairs)
+    except UnicodeEncodeError:  # a lone surrogate: both refuse it
+        with pytest.raises(UnicodeEncodeError):
+            urlencode(pairs)
+        return
+    assert urlencode(pairs) == expected
 
 
 names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_-0123456789", min_size=1, max_size=12)
