@@ -144,7 +144,7 @@ async def ask(client: Client, site: Site, messages: Any, *, conversation: Conver
     A failure is sent again only when the retry policy says it can succeed (see :func:`retrying`), and
     never once text reached the caller: the error then carries that text as ``partial_text``.
     """
-    trace = trace if trace is not None else Trace()
+    trace = trace if trace is not None else Trace(keep=False)  # nobody reads it: it only feeds log lines
     require_curl_cffi()                                                        # Проверка curl_cffi
     prompt = trace.step("prompt", format_prompt, messages, site.system_prompt, site.history)  # Форматирование промпта
     if site.api_key:  # known before any request: the REST API takes no images
@@ -162,36 +162,39 @@ async def ask(client: Client, site: Site, messages: Any, *, conversation: Conver
 
 async def _renewing_nonce(client: Client, site: Site, prompt: Prompt, conversation: Conversation,
                           trace: Trace, deadline: float | None, delivered: list[str]) -> AsyncIterator[str]:
+    """:func:`exchange`, sent once more with a fresh nonce when the site refused the cached one.
+
+    When the page had no chat box and the site refused the fallback values, :class:`NoChatBoxError`.
+    """
     box = client.cached_box(site, trace)  # a cached box needs no deadline timer
     if box is None:
         box = await bounded(deadline, client.chat_box(site, trace))             # Получение nonce и post_id
     box = _chosen(box, site, trace)                                             # the bot; the REST API
     try:
-        async for text in _exchange_or_no_box(client, site, box, prompt, conversation, trace, deadline):
+        async for text in exchange(client, site, box, prompt, conversation, trace, deadline):
             yield text
         return
-    except NonceRejectedError as error:
-        if delivered:
-            raise  # text reached the caller: sending again would repeat it (ask adds it as partial_text)
+    except ResponseError as error:
+        _if_no_chat_box(client, site, box, error)
+        if not isinstance(error, NonceRejectedError) or delivered:
+            raise  # after text reached the caller, sending again would repeat it (ask adds it as partial_text)
         rejected = error
         log.info("nonce_rejected", site=site.url, rule=box.nonce.rule, protocol=box.protocol)
     renewed = await bounded(deadline, client.renew_nonce(site, box, trace))
     if renewed.nonce.is_default:
         raise rejected  # the page has no nonce at all: the seed's fallback value would only be refused again
     renewed = _chosen(renewed, site, trace)
-    async for text in _exchange_or_no_box(client, site, renewed, prompt, conversation, trace, deadline):
-        yield text
-
-
-async def _exchange_or_no_box(client: Client, site: Site, box: ChatBox, prompt: Prompt, conversation: Conversation,
-                              trace: Trace, deadline: float | None) -> AsyncIterator[str]:
-    """:func:`exchange`; when the page had no chat box and the site refused the fallback, :class:`NoChatBoxError`."""
     try:
-        async for text in exchange(client, site, box, prompt, conversation, trace, deadline):
+        async for text in exchange(client, site, renewed, prompt, conversation, trace, deadline):
             yield text
     except ResponseError as error:
-        if not fallback_refused(box, error):
-            raise
+        _if_no_chat_box(client, site, renewed, error)
+        raise
+
+
+def _if_no_chat_box(client: Client, site: Site, box: ChatBox, error: ResponseError) -> None:
+    """:class:`NoChatBoxError` when the page had no chat box and the site refused the fallback values."""
+    if fallback_refused(box, error):
         raise no_chat_box_error(site.url, client.page_facts.get(site.url), error) from error
 
 

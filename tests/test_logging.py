@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -11,7 +13,8 @@ from typing import Any
 import pytest
 
 from chatgpt_es.cli.common import fail
-from chatgpt_es.runtime.logs import add_secrets, level_from
+from chatgpt_es.runtime.logs import add_secrets, configure_logging, level_from
+from chatgpt_es.runtime.trace import Trace
 
 CLI = [sys.executable, "-c", "from chatgpt_es.cli import main; main()"]
 
@@ -67,3 +70,32 @@ def test_the_cli_error_line_masks_every_registered_secret(capsys: pytest.Capture
         fail(f"SiteRefusedError: the key aipk_live_{'9' * 48} is not valid", debug=False)
     line = capsys.readouterr().err
     assert line.startswith("error: SiteRefusedError: the key ") and "9" * 48 not in line
+
+
+@pytest.fixture
+def restore_logging() -> Any:
+    logger = logging.getLogger("chatgpt_es")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    yield
+    logger.handlers[:], logger.level, logger.propagate = saved[0], saved[1], saved[2]
+
+
+@pytest.mark.parametrize(("level", "kept_lines"), [(30, []), (20, ["bad"]), (10, ["good", "bad"])])
+def test_a_trace_nobody_reads_keeps_no_records_but_still_feeds_the_log(restore_logging: Any, level: int,
+                                                                         kept_lines: list[str]) -> None:
+    """``pipeline.ask`` without a trace makes one with keep=False: no records built for nobody, the same log."""
+
+    def fail() -> None:
+        raise ValueError("no")
+
+    stream = io.StringIO()
+    configure_logging(level, json_lines=True, stream=stream)
+    quiet, kept = Trace(keep=False), Trace()
+    for trace in (quiet, kept):
+        assert trace.step("good", lambda: 1) == 1
+        with pytest.raises(ValueError):
+            trace.step("bad", fail)
+    assert quiet.records == []
+    assert [(r.stage, r.ok) for r in kept.records] == [("good", True), ("bad", False)]  # full detail when kept
+    lines = [json.loads(line)["stage"] for line in stream.getvalue().splitlines()]
+    assert lines == kept_lines * 2  # the same log lines whether the trace is kept or not

@@ -13,10 +13,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import attrs
@@ -109,6 +108,22 @@ class CachedBox:
     expires: float
 
 
+class InUse:
+    """A message under way on a client (a class, not a generator: it runs for every message)."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    async def __aenter__(self) -> Client:
+        self.client._users += 1
+        return self.client
+
+    async def __aexit__(self, *exc: object) -> None:
+        closing = self.client._release()
+        if closing is not None:  # a retired client closes its session when its last message ends
+            await closing
+
+
 class Client:
     """Owns the session and the caches; safe to share between concurrent tasks of one event loop."""
 
@@ -150,16 +165,13 @@ class Client:
             session, self._session = self._session, None
             await session.close()
 
-    @contextlib.asynccontextmanager
-    async def in_use(self) -> AsyncIterator[Client]:
-        """Mark the client busy for a message (see :meth:`retire`)."""
-        self._users += 1
-        try:
-            yield self
-        finally:
-            self._users -= 1
-            if self._retired and not self._users:
-                await self.aclose()
+    def in_use(self) -> InUse:
+        """``async with client.in_use():`` marks the client busy for a message (see :meth:`retire`)."""
+        return InUse(self)
+
+    def _release(self) -> Awaitable[None] | None:
+        self._users -= 1
+        return self.aclose() if self._retired and not self._users else None
 
     def retire(self) -> None:
         """The client left a shared cache: close its session now, or when its last message ends."""

@@ -122,9 +122,17 @@ class Trace:
     records: list[StageRecord] = attrs.Factory(list)
     #: extra facts for every log line (e.g. a batch item's id)
     context: dict[str, Any] = attrs.Factory(dict)
+    #: False when nobody will read the records (``pipeline.ask`` made the trace itself): a stage is then
+    #: recorded only for a log line, so a message pays nothing for a trace it does not keep
+    keep: bool = True
+
+    def _wanted(self) -> bool:
+        """Is a successful stage's record read by anyone (the caller, or a debug log line)?"""
+        return self.keep or log.enabled(logging.DEBUG)
 
     def add(self, record: StageRecord) -> None:
-        self.records.append(record)
+        if self.keep:
+            self.records.append(record)
         level = logging.DEBUG if record.ok else logging.INFO
         if log.enabled(level):  # the facts are only worth building for a log line
             facts = record.facts()
@@ -139,7 +147,8 @@ class Trace:
         except Exception as error:
             self.add(StageRecord(name, _ms(start), False, error=error))
             raise
-        self.add(StageRecord(name, _ms(start), True, result))
+        if self._wanted():
+            self.add(StageRecord(name, _ms(start), True, result))
         return result
 
     async def astep(self, name: str, function: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -150,7 +159,8 @@ class Trace:
         except Exception as error:
             self.add(StageRecord(name, _ms(start), False, error=error))
             raise
-        self.add(StageRecord(name, _ms(start), True, result))
+        if self._wanted():
+            self.add(StageRecord(name, _ms(start), True, result))
         return result
 
     async def parse(self, outcomes: AsyncIterator[Outcome], name: str = "parse") -> AsyncIterator[Outcome]:
@@ -183,6 +193,8 @@ class Trace:
             self.add(StageRecord(name, _ms(start), False, error=error,
                                  note=f"after {chunks} chunks, {chars} chars"))
             raise
+        if not self._wanted():
+            return
         extras = collect_extras(others)
         self.add(StageRecord(name, _ms(start), True,
                              ParseSummary(chunks, chars, follow_up, new_nonce, tuple(notices), extras.citations,
@@ -190,7 +202,8 @@ class Trace:
 
     def note(self, stage: str, output: Any, note: str) -> None:
         """Record a stage that did not run because its result was at hand (e.g. a cached page)."""
-        self.add(StageRecord(stage, 0.0, True, output, note=note))
+        if self._wanted():
+            self.add(StageRecord(stage, 0.0, True, output, note=note))
 
     def answer_extras(self, since: int = 0) -> ParseSummary | None:
         """The last parse summary among the records from ``since`` on: what the answer said besides text."""
