@@ -85,10 +85,8 @@ class Transfer:
         """curl's body callback."""
         if self.failure is not None:
             return CURL_WRITEFUNC_ERROR
-        if self._touched:
-            self._last = self._loop.time()
-        else:
-            self.touched()
+        self._last = self._loop.time()  # a received byte: the watchdog counts silence from here
+        self._touched = True
         if not self.head_ready.done():
             self.head_in()
         self.received += len(chunk)
@@ -102,10 +100,8 @@ class Transfer:
 
     def header(self, line: bytes) -> int:
         """curl's head callback, once per header line of every response (redirects, 1xx, a proxy's CONNECT)."""
-        if self._touched:
-            self._last = self._loop.time()
-        else:
-            self.touched()
+        self._last = self._loop.time()  # a received byte: the watchdog counts silence from here
+        self._touched = True
         if line[:5] == b"HTTP/":  # a new response: only the last one's fields count
             self.head_lines = []
         else:
@@ -120,14 +116,6 @@ class Transfer:
             self.status = status if isinstance(status, int) else 0
             self.url = url.decode(errors="replace") if isinstance(url, bytes) else str(url)
         self.head_ready.set_result(None)
-
-    def touched(self) -> None:
-        self._last = self._loop.time()
-        if not self._touched:  # from now on the watchdog counts read_timeout, which may end sooner
-            self._touched = True
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = self._loop.call_at(self._last + self.silence, self._check)
 
     # -- what arrived ------------------------------------------------------------------
 
@@ -181,7 +169,9 @@ class Transfer:
     def attach(self, curl: Handle, session: CurlSession, ended: asyncio.Future[None]) -> None:
         self._curl, self._session, self._ended = curl, session, ended
         self._last = self._loop.time()
-        self._timer = self._loop.call_at(self._last + self._first_byte, self._check)
+        # first at the earlier of the two deadlines a transfer can have (no byte yet: connect + read; a byte:
+        # read, counted from it, so never before start + read): the first byte then needs no new timer
+        self._timer = self._loop.call_at(self._last + min(self._first_byte, self.silence), self._check)
 
     def when_done(self, callback: Callable[[], None]) -> None:
         if self.done:
