@@ -17,6 +17,7 @@ from chatgpt_es.emulator.config import EmulatorConfig
 from chatgpt_es.emulator.faults import MUTILATING, REPLACING, fault_reply
 from chatgpt_es.emulator.legacy import handle_legacy
 from chatgpt_es.emulator.pages import challenge_reply
+from chatgpt_es.emulator.php import form_data
 from chatgpt_es.emulator.rest import handle_rest, rest_path
 from chatgpt_es.emulator.sender import send_reply
 from chatgpt_es.emulator.state import Clock, Emulator
@@ -31,10 +32,13 @@ POST_MAX_SIZE = 8 * 1024 * 1024  # PHP's default post_max_size
 async def _ajax_request(request: web.Request) -> AjaxRequest:
     """PHP's view of the request; a body PHP could not parse simply yields no ``$_POST`` fields."""
     form: dict[str, str] = {}
-    with contextlib.suppress(ValueError, UnicodeDecodeError):
-        for name, value in (await request.post()).items():
-            if isinstance(value, str):
-                form[name] = value
+    if request.content_type == "multipart/form-data":
+        form = form_data(await request.read(), request.headers.get("Content-Type", "")) or {}
+    else:
+        with contextlib.suppress(ValueError, UnicodeDecodeError):
+            for name, value in (await request.post()).items():
+                if isinstance(value, str):
+                    form[name] = value
     return AjaxRequest(
         method=request.method,
         path=request.path_qs,
