@@ -218,11 +218,14 @@ async def exchange(client: Client, site: Site, box: ChatBox, prompt: Prompt, con
             "send", send_request, client.session, request, client.page_url(site), settings, new_stamp()))
         follow: FollowUp | None = None
         outcomes = parse_answer(protocol, request.purpose, answer.head, answer.chunks(), settings.max_answer_bytes)
-        async for outcome in within(deadline, trace.parse(outcomes)):                  # Обработка ответа
-            if isinstance(outcome, Text):
-                yield outcome.text                                                       # Выдача результата
-            elif isinstance(outcome, FollowUp):
-                follow = outcome
+        try:
+            async for outcome in within(deadline, trace.parse(outcomes)):              # Обработка ответа
+                if isinstance(outcome, Text):
+                    yield outcome.text                                                   # Выдача результата
+                elif isinstance(outcome, FollowUp):
+                    follow = outcome
+        finally:  # (also when the reader never started: a deadline already past, a caller gone)
+            await answer.aclose()
         request = None
         if follow is not None and protocol.follow_up is not None:                      # AIPKit: read the stream
             request = trace.step("payload", protocol.follow_up, follow, box, conversation, endpoint, new_stamp())

@@ -48,12 +48,16 @@ def _text(error: BaseException, options: TransportOptions) -> str:
 
 def failure_error(transfer: Transfer, what: str, options: TransportOptions,
                   status: int | None = None) -> ChatGptEsError:
-    """The error for a transfer this side ended (too large, silent too long, abandoned)."""
+    """The error for a transfer this side ended (too large, silent too long, closed, abandoned)."""
     if transfer.failure == "too_large":
         return TooLargeError(f"{what}: the body exceeded {transfer.limit} bytes (counted after decompression)",
                              status=status)
     if transfer.failure == "silence":
         return DeadlineExceededError(f"{what}: nothing arrived for {options.read_timeout:g} s (read_timeout)")
+    if transfer.failure == "closed":  # final: a retry would open a new session behind the caller's back
+        closed = TransportError(f"{what}: the client was closed while the request was under way")
+        closed.transient = False
+        return closed
     return DeadlineExceededError(f"{what}: the transfer was abandoned")
 
 

@@ -61,7 +61,7 @@ class Transfer:
         self.arrived = asyncio.Event()
         #: the header lines of the latest response (a redirect or ``100 Continue`` is followed by another)
         self.head_lines: list[bytes] = []
-        #: why this side ended the transfer: ``too_large``, ``silence``, ``abandoned``; None = it was not
+        #: why this side ended the transfer: ``too_large``, ``silence``, ``closed``, ``abandoned``; None = it was not
         self.failure: str | None = None
         self.done = False
         #: the latest response's status (0: none) and the URL that answered it (after redirects)
@@ -102,6 +102,8 @@ class Transfer:
         """curl's head callback, once per header line of every response (redirects, 1xx, a proxy's CONNECT)."""
         self._last = self._loop.time()  # a received byte: the watchdog counts silence from here
         self._touched = True
+        if self.head_ready.done():
+            return len(line)  # a trailer after the body began: not part of the head the stages saw
         if line[:5] == b"HTTP/":  # a new response: only the last one's fields count
             self.head_lines = []
         else:
@@ -121,13 +123,12 @@ class Transfer:
 
     def headers(self) -> tuple[tuple[str, str], ...]:
         """The latest response's header fields (a folded line continues the field before it)."""
-        block = b"".join(self.head_lines)
-        try:
-            text = block.decode()
-        except UnicodeDecodeError:
-            text = block.decode("latin-1")
         fields: list[list[str]] = []
-        for line in text.split("\n"):  # curl hands over whole lines, each ending in LF (or CRLF)
+        for raw in self.head_lines:
+            try:
+                line = raw.decode()
+            except UnicodeDecodeError:  # that line only: one odd byte does not garble the others
+                line = raw.decode("latin-1")
             if line[:1] in (" ", "\t") and fields:
                 fields[-1][1] = f"{fields[-1][1]} {line.strip()}".rstrip()
                 continue
@@ -248,6 +249,7 @@ class CurlSession:
                       body: bytes | None, follow_redirects: bool) -> None:
         """Start ``transfer`` and return when its head is in (or it ended): see ``transfer.error``."""
         if self.closed:
+            transfer.failure = "closed"
             raise CurlError("the session is closed")
         await self._slot(site, transfer)
         if self._handles is None:
@@ -255,6 +257,7 @@ class CurlSession:
         await self._handles.acquire()
         transfer.when_done(self._handles.release)
         if self.closed:  # closed while this request waited
+            transfer.failure = "closed"
             raise CurlError("the session is closed")
         curl = self._idle.pop() if self._idle else self._new_handle()
         try:
@@ -280,19 +283,21 @@ class CurlSession:
         if self.closed:
             return
         self.closed = True
-        for transfer in list(self._live):
-            transfer.abort()
-        if self._acurl is not None:
-            await self._acurl.close()  # type: ignore[no-untyped-call]
-        for transfer in list(self._live):  # (their futures' callbacks have not run yet)
-            transfer.released()
-        self._live.clear()
-        for curl in self._made:
-            curl.close()
-        self._made.clear()
-        self._idle.clear()
-        if self._share is not None:
-            self._share.close()
+        try:
+            for transfer in list(self._live):
+                transfer.abort("closed")
+            if self._acurl is not None:
+                await self._acurl.close()  # type: ignore[no-untyped-call]
+        finally:
+            for transfer in list(self._live):  # (their futures' callbacks have not run yet)
+                transfer.released()
+            self._live.clear()
+            self._idle.clear()
+            made, self._made = self._made, []
+            for curl in made:
+                curl.close()
+            if self._share is not None:
+                self._share.close()
 
     # -- handles -------------------------------------------------------------------------
 
@@ -301,13 +306,9 @@ class CurlSession:
             self._acurl = AsyncCurl()
         return self._acurl
 
-    def _new_handle(self) -> Handle:
-        """A handle with everything that does not change between requests."""
-        if self._share is None:
-            self._share = CurlShare(dns=False, ssl_session=True)  # (the multi already shares its DNS cache)
-            self._share.share(CurlLockData.COOKIE)  # one cookie jar for the session, as in a browser
-        curl = Handle(cacert=self._multi()._cacert)
-        self._made.append(curl)
+    def _set_up(self, curl: Handle) -> None:
+        """Everything that does not change between requests."""
+        assert self._share is not None
         # attached as curl_cffi's own session attaches a share: the handle keeps the share alive (a handle
         # collected after its share would call into freed locks)
         curl.setopt(CurlOpt.SHARE, self._share._curl_share)
@@ -329,6 +330,19 @@ class CurlSession:
         elif isinstance(self._verify, str):
             curl.setopt(CurlOpt.CAINFO, self._verify)
             curl.setopt(CurlOpt.PROXY_CAINFO, self._verify)
+
+    def _new_handle(self) -> Handle:
+        """A prepared handle, counted only once it is whole (a failed one is freed, not kept)."""
+        if self._share is None:
+            self._share = CurlShare(dns=False, ssl_session=True)  # (the multi already shares its DNS cache)
+            self._share.share(CurlLockData.COOKIE)  # one cookie jar for the session, as in a browser
+        curl = Handle(cacert=self._multi()._cacert)
+        try:
+            self._set_up(curl)
+        except BaseException:
+            curl.close()
+            raise
+        self._made.append(curl)
         return curl
 
     def _prepare(self, curl: Handle, transfer: Transfer, method: str, url: str, headers: dict[str, str],

@@ -36,6 +36,7 @@ MAX_SECONDS = 365 * 86_400.0
 MAX_PAGE_REDIRECTS = 10
 #: only these protocols, also after a redirect (curl would otherwise speak file:, dict:, ftp:…)
 PROTOCOLS = "http,https"
+DEFAULT_PORTS = {"http": 80, "https": 443}
 #: bytes curl takes from the socket per read: one event-loop step then runs a bounded number of callbacks
 #: (a site sending one-byte chunks would otherwise make one step run tens of thousands of them)
 RECV_BUFFER = 8192
@@ -198,7 +199,16 @@ def _site_of(url: str) -> str:
 def _origin_key(url: str) -> str:
     """The per-site slot's key (a request URL checked by check_url, without its query: the same few per site)."""
     parts = urllib.parse.urlsplit(url)
-    return f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}:{parts.port or ''}"
+    scheme = parts.scheme.lower()
+    return f"{scheme}://{(parts.hostname or '').lower()}:{parts.port or DEFAULT_PORTS.get(scheme, '')}"
+
+
+@functools.lru_cache(maxsize=256)
+def _on_the_wire(url: str) -> str:
+    """The URL as curl_cffi's session sent it: fully and consistently %-quoted (curl sends a query as given)."""
+    from curl_cffi.requests.utils import requote_uri
+
+    return str(requote_uri(url))
 
 
 def _what(method: str, url: str, options: TransportOptions) -> str:
@@ -219,7 +229,8 @@ async def open_answer(session: CurlSession, method: str, url: str, options: Tran
     transfer = Transfer(limit or options.max_answer_bytes, options.connect_timeout + options.read_timeout,
                         options.read_timeout)
     try:
-        await session.request(transfer, _site_of(url), method, url, headers, content, follow_redirects)
+        await session.request(transfer, _site_of(url), method, _on_the_wire(url), headers, content,
+                              follow_redirects)
         if transfer.error is not None and transfer.failure is None and not transfer.received:
             raise transfer.error  # it ended before any of its body: no answer to read
     except BaseException as error:

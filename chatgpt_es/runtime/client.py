@@ -281,9 +281,12 @@ class Client:
         nonce = ""
         outcomes = parse_answer(protocol, request.purpose, answer.head, answer.chunks(),
                                 self.settings.transport.max_answer_bytes)
-        async for outcome in trace.parse(outcomes):
-            if isinstance(outcome, NewNonce):
-                nonce = outcome.nonce
+        try:
+            async for outcome in trace.parse(outcomes):
+                if isinstance(outcome, NewNonce):
+                    nonce = outcome.nonce
+        finally:
+            await answer.aclose()
         if not nonce:
             raise AnswerFormatError("the nonce endpoint answered no nonce", status=answer.head.status)
         return attrs.evolve(rejected, nonce=attrs.evolve(rejected.nonce, value=nonce, rule="nonce_refresh"))

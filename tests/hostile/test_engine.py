@@ -9,7 +9,9 @@ import time
 import pytest
 from hostile_sites import Request, Server, answer_json, ask, chat_page, client, site, whole
 
+import pipeline
 from stages.errors import ChatGptEsError, TransportError
+from stages.transfer import Handle
 from stages.transport import TransportOptions, open_answer
 
 
@@ -121,3 +123,90 @@ def test_a_closed_session_refuses_new_requests_with_a_typed_error() -> None:
             await c.aclose()
 
         asyncio.run(main())
+
+
+def raw(reply: bytes) -> object:
+    async def handle(request: Request, writer: asyncio.StreamWriter) -> None:
+        writer.write(reply)
+        await writer.drain()
+
+    return handle
+
+
+def test_a_trailer_after_the_body_is_not_part_of_the_head() -> None:
+    reply = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+             b"Trailer: X-Injected\r\n\r\n2\r\n{}\r\n0\r\nX-Injected: yes\r\nContent-Type: text/html\r\n\r\n")
+    with Server(raw(reply)) as server:  # type: ignore[arg-type]
+        async def main() -> tuple[tuple[tuple[str, str], ...], bytes]:
+            async with client() as c:
+                answer = await open_answer(c.session, "GET", server.url + "/", TransportOptions(), headers={})
+                return answer.head.headers, await answer.read(100)
+
+        headers, body = asyncio.run(main())
+    assert body == b"{}"
+    assert [v for k, v in headers if k.lower() == "content-type"] == ["application/json"]
+    assert not any(k.lower() == "x-injected" for k, _ in headers)
+
+
+def test_one_odd_byte_in_a_header_garbles_only_its_own_line() -> None:
+    reply = ("HTTP/1.1 200 OK\r\nX-Odd: caf\xe9\r\nX-Name: \u00f1and\u00fa\r\nContent-Length: 0\r\n\r\n")
+    with Server(raw(reply.encode("utf-8").replace(b"caf\xc3\xa9", b"caf\xe9"))) as server:  # type: ignore[arg-type]
+        async def main() -> tuple[tuple[str, str], ...]:
+            async with client() as c:
+                answer = await open_answer(c.session, "GET", server.url + "/", TransportOptions(), headers={})
+                await answer.read(100)
+                return answer.head.headers
+
+        headers = dict(asyncio.run(main()))
+    assert headers["X-Name"] == "\u00f1and\u00fa" and headers["X-Odd"] == "caf\u00e9"
+
+
+def test_a_url_goes_out_quoted_as_curl_cffi_sent_it() -> None:
+    with Server(handler(cookie_site)) as server:  # type: ignore[arg-type]
+        async def main() -> None:
+            async with client() as c:
+                answer = await open_answer(c.session, "GET", server.url + "/p?q=\u00e1\"x&r=%41", TransportOptions(),
+                                           headers={})
+                await answer.read(1 << 20)
+
+        asyncio.run(main())
+    assert [r.target for r in server.requests] == ["/p?q=%C3%A1%22x&r=A"]  # curl alone sent the query raw
+
+
+def test_closing_the_client_mid_message_is_final_not_retried() -> None:
+    async def never(request: Request, writer: asyncio.StreamWriter) -> None:
+        if request.method == "GET":
+            writer.write(whole(chat_page(None)))
+            await writer.drain()
+            return
+        await asyncio.sleep(60)
+
+    with Server(never) as server:
+        async def main() -> TransportError:
+            c = pipeline.Client(pipeline.Settings(transport=TransportOptions(read_timeout=60.0), total_timeout=30,
+                                                  retry=pipeline.RetryPolicy(attempts=3)))
+            task = asyncio.create_task(ask(c, site(server.url)))
+            assert await asyncio.to_thread(server.wait_until, lambda s: len(s.requests) == 2, 10.0)
+            await c.aclose()
+            with pytest.raises(TransportError) as caught:
+                await asyncio.wait_for(task, 5)
+            await c.aclose()
+            return caught.value
+
+        error = asyncio.run(main())
+    assert "closed" in str(error) and not error.transient
+    assert [r.method for r in server.requests] == ["GET", "POST"]  # no second POST on a session nobody closes
+
+
+def test_a_handle_that_cannot_be_prepared_is_freed_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Handle, "impersonate", lambda self, target, default_headers=True: 1)
+    with Server(handler(cookie_site)) as server:  # type: ignore[arg-type]
+        async def main() -> int:
+            async with client() as c:
+                for _ in range(3):
+                    with pytest.raises(TransportError, match="impersonate"):
+                        await open_answer(c.session, "GET", server.url + "/", TransportOptions(), headers={})
+                return c.session.handles
+
+        assert asyncio.run(main()) == 0
+    assert server.requests == []
