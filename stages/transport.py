@@ -1,10 +1,11 @@
-"""The HTTP layer under the fetch and send stages: a curl_cffi async session.
+"""The HTTP layer under the fetch and send stages: sessions, requests, answers.
 
 curl_cffi impersonates a real browser's TLS and HTTP/2 fingerprint, which is
 what gets a client past Cloudflare's bot checks where a plain Python client is
 stopped.  The user-agent is left to the impersonation profile so that header
-and fingerprint name the same browser.  Each transfer is guarded (byte limit
-on decoded bytes, silence watchdog, abort at once): see :mod:`stages.transfer`.
+and fingerprint name the same browser.  The session is the project's own engine
+on curl_cffi's handles, and each transfer is guarded (byte limit on decoded
+bytes, silence watchdog, abort at once): see :mod:`stages.transfer`.
 """
 
 from __future__ import annotations
