@@ -30,7 +30,7 @@ import pipeline
 import stages.parse as parse_module
 from stages.legacy import LEGACY
 from stages.models import AnswerHead
-from stages.transfer import MAX_TRANSFERS, PER_SITE
+from stages.session import MAX_TRANSFERS, PER_SITE
 from stages.transport import TransportOptions
 
 Handler = Callable[[str, asyncio.StreamWriter], Awaitable[None]]

@@ -17,7 +17,7 @@ from .parse import is_challenge, leftover_error, shared_error
 from .transport import TransportOptions, open_answer
 
 if TYPE_CHECKING:
-    from .transfer import CurlSession
+    from .session import CurlSession
 
 PAGE_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 _CHARSET = re.compile(r"charset=[\"']?([\w.:-]+)", re.I)

@@ -21,7 +21,7 @@ from .redact import redact_url, without_userinfo
 from .transport import Answer, TransportOptions, open_answer
 
 if TYPE_CHECKING:
-    from .transfer import CurlSession
+    from .session import CurlSession
 
 
 @functools.lru_cache(maxsize=256)

@@ -27,7 +27,8 @@ from .models import AnswerHead
 from .redact import proxy_secrets, redact, redact_headers
 
 if TYPE_CHECKING:
-    from .transfer import CurlSession, Transfer
+    from .session import CurlSession
+    from .transfer import Transfer
 
 INSTALL_HINT = 'Install or update "curl_cffi" package | pip install -U curl_cffi'
 DEFAULT_IMPERSONATE = "chrome"
@@ -128,7 +129,7 @@ def open_session(options: TransportOptions) -> CurlSession:
     from curl_cffi import CurlOpt
     from curl_cffi.requests.impersonate import resolve_latest_browser_type
 
-    from .transfer import CurlSession
+    from .session import CurlSession
 
     if options.verify is False:
         warnings.warn("TLS certificate verification is OFF: anyone on the network path can read and change "

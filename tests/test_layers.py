@@ -15,8 +15,9 @@ LAYERS = {"stages": 0, "chatgpt_es.runtime": 1, "pipeline": 2, "chatgpt_es": 3}
 LAZY_ALLOWED = {
     ("chatgpt_es.cli", "chatgpt_es.runtime.logs"): "structlog costs start-up time that --help need not pay",
     ("chatgpt_es.cli", "stages.errors"): "loads the whole stages package; only needed once a command failed",
-    ("stages.transport", "stages.transfer"): "it subclasses curl_cffi's session: importing it loads curl_cffi, "
-                                             "which only a request needs (require_curl_cffi says when it is missing)",
+    ("stages.transport", "stages.session"): "the engine on curl_cffi's handles: importing it loads curl_cffi, "
+                                            "which only a request needs (require_curl_cffi says when it is missing)",
+    ("stages.transport", "stages.transfer"): "imports curl_cffi too (curl's callback codes), for the same reason",
 }
 
 

@@ -38,7 +38,7 @@ from .logs import get_logger
 from .trace import Trace
 
 if TYPE_CHECKING:
-    from stages.transfer import CurlSession
+    from stages.session import CurlSession
 
 DEFAULT_TOKEN_TTL = 6 * 3600.0
 log = get_logger()

@@ -1,5 +1,6 @@
-"""The request engine (stages/transfer.py): prepared handles reused, one cookie jar per session, headers merged
-as a browser sends them, a GET after a POST on the same handle, close() ending what is under way."""
+"""The request engine (stages/session.py, stages/transfer.py): prepared handles reused, one cookie jar per
+session, headers merged as a browser sends them, a GET after a POST on the same handle, close() ending what
+is under way."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from hostile_sites import Request, Server, answer_json, ask, chat_page, client, 
 
 import pipeline
 from stages.errors import TransportError
-from stages.transfer import Handle
+from stages.session import Handle
 from stages.transport import TransportOptions, open_answer
 
 

@@ -10,7 +10,7 @@ import pytest
 from hostile_sites import Request, Server, ask, client, json_answer, legacy_site, site
 
 from stages.errors import DeadlineExceededError
-from stages.transfer import MAX_TRANSFERS, PER_SITE
+from stages.session import MAX_TRANSFERS, PER_SITE
 
 
 async def drip_head(request: Request, writer: asyncio.StreamWriter) -> None:
